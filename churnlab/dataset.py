@@ -1,0 +1,145 @@
+"""The in-memory form of a dataset in the data contract (DESIGN section 1).
+
+:class:`Dataset` holds one pandas DataFrame per table, already coerced to the contract's
+types by :mod:`churnlab.contract`:
+
+- ``customer_id``: pandas string dtype in every table (ids are labels, never numbers);
+- dates and timestamps: naive ``datetime64`` (values with a time zone are converted to UTC);
+- ``amount``, ``list_price``, ``discount``, ``csat``, ``score`` and usage activity columns:
+  ``float64``; ``paid`` and ``escalated``: nullable ``boolean``; text columns: string dtype.
+
+It is a plain value: functions downstream read it and never change it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+#: table -> driver family it turns on (``customers`` always gives the profile family).
+TABLE_FAMILIES: dict[str, str] = {
+    "customers": "profile",
+    "billing": "price",
+    "tickets": "support",
+    "onboarding": "onboarding",
+    "usage": "engagement",
+    "feedback": "voice_of_customer",
+}
+
+#: table -> the column that dates each row (the instant the row became known).
+EVENT_DATE: dict[str, str] = {
+    "customers": "signup_date",
+    "billing": "period_start",
+    "tickets": "opened_at",
+    "onboarding": "completed_at",
+    "usage": "date",
+    "feedback": "responded_at",
+}
+
+#: table -> every date/timestamp column of the contract.
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("signup_date", "churn_date"),
+    "billing": ("period_start",),
+    "tickets": ("opened_at", "resolved_at"),
+    "onboarding": ("completed_at",),
+    "usage": ("date",),
+    "feedback": ("responded_at",),
+}
+
+#: the order families are shown in everywhere.
+FAMILY_ORDER: tuple[str, ...] = (
+    "price",
+    "support",
+    "onboarding",
+    "engagement",
+    "voice_of_customer",
+    "profile",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Coerced, validated tables of one dataset folder (or made in memory)."""
+
+    tables: dict[str, pd.DataFrame]
+    source: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The table ``name``, or ``None`` when the dataset does not have it."""
+        return self.tables.get(name)
+
+    @property
+    def customers(self) -> pd.DataFrame:
+        return self.tables["customers"]
+
+    @property
+    def families(self) -> list[str]:
+        """Driver families this dataset can feed, in :data:`FAMILY_ORDER`."""
+        present = {TABLE_FAMILIES[t] for t in self.tables if t in TABLE_FAMILIES}
+        return [f for f in FAMILY_ORDER if f in present]
+
+    @property
+    def usage_columns(self) -> list[str]:
+        """The numeric activity columns of ``usage`` (everything but id and date)."""
+        usage = self.table("usage")
+        if usage is None:
+            return []
+        return [
+            c
+            for c in usage.columns
+            if c not in ("customer_id", "date") and pd.api.types.is_numeric_dtype(usage[c])
+        ]
+
+    @property
+    def data_start(self) -> pd.Timestamp:
+        """The earliest date in any date column."""
+        return min(self._date_bounds(min))
+
+    @property
+    def data_end(self) -> pd.Timestamp:
+        """The latest date in any date column: how far the data reaches.
+
+        A label window [cutoff, cutoff + h months) counts as observed (the snapshot is
+        *labelled*) when ``data_end`` falls on or after the window's last day.
+        """
+        return max(self._date_bounds(max))
+
+    def _date_bounds(self, pick) -> list[pd.Timestamp]:
+        bounds = []
+        for name, frame in self.tables.items():
+            for col in DATE_COLUMNS.get(name, ()):
+                if col in frame.columns and frame[col].notna().any():
+                    bounds.append(pd.Timestamp(pick(frame[col].dropna())))
+        if not bounds:
+            raise ValueError("dataset has no dates")
+        return bounds
+
+    def as_of(self, cutoff: pd.Timestamp) -> Dataset:
+        """The dataset as it was known just before ``cutoff``.
+
+        Rows dated at or after the cutoff are dropped (customers who signed up later,
+        billing periods, tickets, steps, usage and answers from then on); facts that were not
+        yet known become missing (a churn date or a resolution at or after the cutoff). A
+        report for month M works on ``as_of(cutoff of M)``, so it cannot see the future.
+        """
+        cutoff = pd.Timestamp(cutoff)
+        kept: dict[str, pd.DataFrame] = {}
+        for name, frame in self.tables.items():
+            date_col = EVENT_DATE.get(name)
+            out = frame[frame[date_col] < cutoff] if date_col in frame.columns else frame
+            out = out.copy()
+            if name == "customers" and "churn_date" in out.columns:
+                out.loc[out["churn_date"] >= cutoff, "churn_date"] = pd.NaT
+            if name == "tickets":
+                if "resolved_at" in out.columns:
+                    late = out["resolved_at"] >= cutoff
+                    out.loc[late, "resolved_at"] = pd.NaT
+                    # satisfaction is asked at resolution: unknown while the ticket is open
+                    if "csat" in out.columns:
+                        out.loc[late, "csat"] = float("nan")
+            kept[name] = out.reset_index(drop=True)
+        return replace(self, tables=kept)
