@@ -134,12 +134,11 @@ class Dataset:
             out = out.copy()
             if name == "customers" and "churn_date" in out.columns:
                 out.loc[out["churn_date"] >= cutoff, "churn_date"] = pd.NaT
-            if name == "tickets":
-                if "resolved_at" in out.columns:
-                    late = out["resolved_at"] >= cutoff
-                    out.loc[late, "resolved_at"] = pd.NaT
-                    # satisfaction is asked at resolution: unknown while the ticket is open
-                    if "csat" in out.columns:
-                        out.loc[late, "csat"] = float("nan")
+            if name == "tickets" and "resolved_at" in out.columns:
+                late = out["resolved_at"] >= cutoff
+                out.loc[late, "resolved_at"] = pd.NaT
+                # satisfaction is asked at resolution: unknown while the ticket is open
+                if "csat" in out.columns:
+                    out.loc[late, "csat"] = float("nan")
             kept[name] = out.reset_index(drop=True)
         return replace(self, tables=kept)

@@ -1,0 +1,249 @@
+"""The ``churnlab`` command line (DESIGN section 4).
+
+Each sub-command parses its arguments, calls one function of the package and turns the one
+user-error type, :class:`~churnlab.errors.ChurnlabError`, into a short message on stderr and
+its exit code (2 for bad input). Heavy imports happen inside the commands so that
+``churnlab --help`` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from churnlab.errors import ChurnlabError
+
+FAMILIES = ("price", "support", "onboarding", "engagement", "voice_of_customer", "profile")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors with exit code 2 and no traceback (as it does),
+    but also names the command so a scheduled job's log says what failed."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - argparse behaviour
+        self.print_usage(sys.stderr)
+        self.exit(2, f"churnlab: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _add_churn_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--horizon", type=_positive_int, default=1, help="label horizon in months")
+    p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--churn",
+        choices=("cancellation", "inactivity"),
+        default="cancellation",
+        help="churn from churn_date (default) or from inactivity in usage",
+    )
+    p.add_argument(
+        "--inactive-days",
+        type=_positive_int,
+        default=30,
+        help="with --churn inactivity: active = a usage row in the N days before the cutoff",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="churnlab",
+        description="Find out why customers churn and who will churn next.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the monthly report on the embedded demo data")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="default: runs/demo")
+    p.add_argument("--seed", type=_int, default=0)
+
+    p = sub.add_parser("synth", help="write a synthetic dataset with its ground truth")
+    p.add_argument("--customers", type=_positive_int, required=True)
+    p.add_argument("--months", type=_positive_int, required=True)
+    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--start", default="2024-11", help="first month, YYYY-MM")
+    p.add_argument("--dominant", choices=FAMILIES, help="make one driver family dominate")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+
+    p = sub.add_parser("validate", help="check a dataset folder against the data contract")
+    p.add_argument("data", type=Path, metavar="DIR")
+
+    p = sub.add_parser("report", help="run the monthly report notebook through papermill")
+    p.add_argument("--data", type=Path, required=True, metavar="DIR")
+    p.add_argument("--month", required=True, metavar="YYYY-MM")
+    p.add_argument("--out", type=Path, required=True)
+    _add_churn_options(p)
+    p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+
+    p = sub.add_parser("explain", help="train and explain on a feature table")
+    p.add_argument("--table", type=Path, required=True, metavar="FILE")
+    p.add_argument("--id", dest="id_col", required=True, metavar="COL")
+    p.add_argument("--label", dest="label_col", required=True, metavar="COL")
+    p.add_argument("--families", type=Path, metavar="FILE", help="YAML: family: [columns]")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+
+    p = sub.add_parser(
+        "experiment", help="compare runs over seeds and parameter sets, and ablate families"
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", type=Path, metavar="DIR", help="a dataset folder")
+    src.add_argument("--table", type=Path, metavar="FILE", help="a feature table")
+    p.add_argument("--id", dest="id_col", metavar="COL", help="with --table")
+    p.add_argument("--label", dest="label_col", metavar="COL", help="with --table")
+    p.add_argument("--families", type=Path, metavar="FILE", help="with --table")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--no-ablation", action="store_true", help="skip the family ablations")
+    p.add_argument("--force", action="store_true")
+    return parser
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    data = runs.demo_data_dir()
+    month = runs.latest_complete_month(data)
+    html = runs.run_report(data=data, month=month, out=args.out, seed=args.seed, force=True)
+    print(f"Demo report for {month}: {html}")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from churnlab import synth
+
+    out = synth.synthesize(
+        args.out,
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        start=args.start,
+        dominant=args.dominant,
+        fmt=args.format,
+    )
+    print(f"Synthetic dataset written to {out}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from churnlab import contract
+
+    result = contract.check_dataset(args.data)
+    print(result.render())
+    return 0 if result.ok else 2
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    html = runs.run_report(
+        data=args.data,
+        month=args.month,
+        out=args.out,
+        horizon=args.horizon,
+        seed=args.seed,
+        churn=args.churn,
+        inactive_days=args.inactive_days,
+        force=args.force,
+    )
+    print(f"Report written: {html}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    html = runs.run_explain(
+        table=args.table,
+        id_col=args.id_col,
+        label_col=args.label_col,
+        out=args.out,
+        families=args.families,
+        seed=args.seed,
+        force=args.force,
+    )
+    print(f"Explanation written: {html}")
+    return 0
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ChurnlabError(
+            f"--seeds must be comma-separated whole numbers such as 0,1,2; got {text!r}."
+        ) from None
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    if args.table is not None and (args.id_col is None or args.label_col is None):
+        raise ChurnlabError("experiment --table needs --id COL and --label COL.")
+    html = runs.run_experiment(
+        data=args.data,
+        table=args.table,
+        id_col=args.id_col,
+        label_col=args.label_col,
+        families=args.families,
+        out=args.out,
+        seeds=_parse_seeds(args.seeds),
+        ablate=not args.no_ablation,
+        force=args.force,
+    )
+    print(f"Experiment written: {html}")
+    return 0
+
+
+COMMANDS = {
+    "demo": _cmd_demo,
+    "synth": _cmd_synth,
+    "validate": _cmd_validate,
+    "report": _cmd_report,
+    "explain": _cmd_explain,
+    "experiment": _cmd_experiment,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``churnlab`` console script; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ChurnlabError as err:
+        print(f"churnlab {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
+    except PermissionError as err:
+        print(
+            f"churnlab {args.command}: permission denied for {err.filename}. "
+            "Choose a folder you can write to (--out) or fix its permissions.",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"churnlab {args.command}: interrupted; no complete output was written.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
