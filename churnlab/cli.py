@@ -193,10 +193,11 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
-    from churnlab import runs
-
     if args.table is not None and (args.id_col is None or args.label_col is None):
         raise ChurnlabError("experiment --table needs --id COL and --label COL.")
+    seeds = _parse_seeds(args.seeds)
+    from churnlab import runs
+
     html = runs.run_experiment(
         data=args.data,
         table=args.table,
@@ -204,7 +205,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         label_col=args.label_col,
         families=args.families,
         out=args.out,
-        seeds=_parse_seeds(args.seeds),
+        seeds=seeds,
         ablate=not args.no_ablation,
         force=args.force,
     )
