@@ -1,0 +1,367 @@
+"""The shared analysis pipeline the notebooks call: train, backtest, score, explain, write.
+
+Two entry points, one result type:
+
+- :func:`analyze_table` (``churnlab explain``): with a ``snapshot`` column, temporal validation
+  (train on older labelled snapshots, validate on the next, test on the latest labelled one,
+  which is the backtest); the forward model then trains on every labelled snapshot but the
+  last, validates on the last, and scores the latest snapshot. Without snapshots, stratified
+  5-fold out-of-fold scores are the backtest, and a final model on all rows is explained.
+- :func:`analyze_month` (the monthly report for month M, horizon h; DESIGN section 2). A
+  snapshot S is labelled at the end of month T when its label window has closed, i.e.
+  ``cutoff(S) + h months <= cutoff(T)``, i.e. ``S <= T - h``. The backtest scores snapshot
+  B = M-h with a model trained only on snapshots labelled at B's cutoff (S <= M-2h; the latest
+  of them is its validation period) and compares with what happened. The forward model uses
+  every snapshot labelled by the end of M (S <= M-h; validation = M-h) and scores snapshot M;
+  drivers, SHAP values and reasons come from it. Snapshots after M are ignored, so the report
+  for M cannot see the future.
+
+When history is too short for a backtest, or the backtest month has one outcome only, the
+backtest values are None and ``metrics['notes']`` says why in words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churnlab import metrics as mx
+from churnlab.errors import ChurnlabError, examples
+from churnlab.explain import (
+    ExplanationData,
+    customer_reasons,
+    explain,
+    family_shares,
+    feature_drivers,
+    segment_shares,
+)
+from churnlab.model import ChurnModel, oof_scores, temporal_split
+from churnlab.months import parse_month, shift_month
+from churnlab.table import FeatureTable
+
+#: labelled snapshots needed for a temporal backtest: at least one to train, one to validate
+#: (early stopping and calibration) and one to test.
+MIN_BACKTEST_SNAPSHOTS = 3
+
+
+@dataclass
+class AnalysisResult:
+    """Everything a report shows: metrics, drivers, scores, segment shares, SHAP, the model.
+
+    ``metrics`` is what goes to metrics.json; ``drivers`` and ``scores`` go to drivers.csv and
+    scores.csv. ``campaign`` is the expected profit of contacting the top-k scored customers
+    (forward), ``calibration`` and ``gains`` are the backtest's tables (empty without one).
+    """
+
+    metrics: dict
+    drivers: pd.DataFrame
+    scores: pd.DataFrame
+    segment_shares: pd.DataFrame
+    backtest_frame: pd.DataFrame
+    shap: ExplanationData
+    model: ChurnModel
+    notes: list[str] = field(default_factory=list)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gains: pd.DataFrame = field(default_factory=pd.DataFrame)
+    campaign: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class _Backtest:
+    frame: pd.DataFrame  # id, snapshot, churn_probability, churned
+    snapshot: str | None
+    model: ChurnModel | None = None
+
+
+def _labelled_snapshots(table: FeatureTable) -> list[str]:
+    snaps = table.frame.loc[table.labelled, table.snapshot_col].dropna().unique().tolist()
+    return sorted(snaps)
+
+
+def _fit(table: FeatureTable, train: list[str], valid: list[str] | None, seed: int) -> ChurnModel:
+    model = ChurnModel(seed=seed)
+    return model.fit(table.at(train), table.at(valid) if valid else None)
+
+
+def _score_backtest(model: ChurnModel, rows: FeatureTable, snapshot: str | None) -> _Backtest:
+    lab = rows.subset(rows.labelled)
+    frame = pd.DataFrame(
+        {
+            rows.id_col: lab.frame[rows.id_col].to_numpy(),
+            "snapshot": snapshot,
+            "churn_probability": model.predict_proba(lab),
+            "churned": lab.frame[rows.label_col].to_numpy("float64"),
+        }
+    )
+    return _Backtest(frame, snapshot, model)
+
+
+def _temporal_backtest(
+    table: FeatureTable, history: list[str], test: str, seed: int, notes: list[str]
+) -> _Backtest | None:
+    """Train on ``history`` (last = validation), score snapshot ``test``; None if impossible."""
+    if len(history) < MIN_BACKTEST_SNAPSHOTS - 1:
+        notes.append(
+            f"No backtest: it needs {MIN_BACKTEST_SNAPSHOTS - 1} labelled snapshots before the "
+            f"backtest month {test} (one to train, one to validate), and there are "
+            f"{len(history)}."
+        )
+        return None
+    try:
+        model = _fit(table, history[:-1], history[-1:], seed)
+    except ChurnlabError as err:
+        notes.append(f"No backtest for {test}: {err}")
+        return None
+    return _score_backtest(model, table.at(test), test)
+
+
+def _forward_model(table: FeatureTable, labelled: list[str], seed: int, notes) -> ChurnModel:
+    if len(labelled) >= 2:
+        return _fit(table, labelled[:-1], labelled[-1:], seed)
+    notes.append(
+        f"Only one labelled snapshot ({labelled[0]}): the model early-stops and calibrates on "
+        "a random 20 % of it instead of a later month."
+    )
+    return _fit(table, labelled, None, seed)
+
+
+def _backtest_block(bt: _Backtest | None, notes: list[str]) -> tuple[dict, dict]:
+    """metrics['backtest'] and the extra tables (calibration, gains, campaign best k)."""
+    if bt is None:
+        keys = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
+        return {**dict.fromkeys(keys), "n": 0, "positives": 0, "snapshot": None}, {}
+    y, p = bt.frame["churned"].to_numpy(), bt.frame["churn_probability"].to_numpy()
+    block = mx.backtest_metrics(y, p)
+    reason = block.pop("reason")
+    if reason:
+        where = f" ({bt.snapshot})" if bt.snapshot else ""
+        notes.append(f"Backtest{where}: ranking metrics are undefined because {reason}.")
+    block["snapshot"] = bt.snapshot
+    tables = {
+        "calibration": mx.calibration_table(y, p),
+        "gains": mx.gains_table(y, p),
+    }
+    return block, tables
+
+
+def _scores(
+    table: FeatureTable, expl: ExplanationData, model: ChurnModel
+) -> tuple[pd.DataFrame, np.ndarray]:
+    prob = model.calibrator_(expl.margin)
+    frame = pd.DataFrame({table.id_col: expl.ids, "churn_probability": prob})
+    if table.value_col and table.value_col in table.frame:
+        value = pd.to_numeric(table.frame[table.value_col], errors="coerce").to_numpy(float)
+    else:
+        value = np.full(len(frame), np.nan)
+    frame["value"] = value
+    # expected monthly revenue lost if nothing is done: probability x monthly amount
+    frame["expected_revenue_at_risk"] = prob * value
+    frame = pd.concat([frame, customer_reasons(expl)], axis=1)
+    frame["_margin"] = expl.margin
+    order = frame.sort_values(
+        ["churn_probability", "_margin", table.id_col],
+        ascending=[False, False, True],
+        kind="stable",
+    ).index
+    frame = frame.drop(columns="_margin").loc[order].reset_index(drop=True)
+    frame.insert(2, "risk_rank", np.arange(1, len(frame) + 1))
+    keep = [table.id_col, "churn_probability", "risk_rank", "value", "expected_revenue_at_risk"]
+    keep += ["reason_1", "reason_2", "reason_3", "feature_1", "family_1", "action"]
+    return frame[keep], value
+
+
+def _finish(
+    table: FeatureTable,
+    scored: FeatureTable,
+    model: ChurnModel,
+    bt: _Backtest | None,
+    head: dict,
+    notes: list[str],
+) -> AnalysisResult:
+    expl = explain(model, scored)
+    drivers = feature_drivers(expl)
+    shares = family_shares(drivers)
+    if not shares:
+        notes.append("The model found no signal: every SHAP value is zero, so no driver shares.")
+    if table.segment_col and table.segment_col in scored.frame:
+        seg = segment_shares(expl, scored.frame[table.segment_col])
+    else:
+        seg = pd.DataFrame(columns=["segment", "family", "share"])
+    scores, value = _scores(scored, expl, model)
+    clv = mx.customer_value(scores["value"] if table.value_col else None, len(scores))
+    campaign = mx.campaign_profit(scores["churn_probability"], scores["churn_probability"], clv)
+    block, tables = _backtest_block(bt, notes)
+    metrics = {
+        **head,
+        "backtest": block,
+        "driver_shares": shares,
+        "best_k": mx.best_k(campaign),
+        "calibration": tables["calibration"].to_dict("records") if tables else [],
+        "model": {
+            "best_iteration": model.best_iteration_,
+            "calibration": model.calibrator_.kind,
+            "features": len(expl.features),
+            "encoded_columns": len(model.feature_names_),
+        },
+        "notes": notes,
+    }
+    bt_frame = (
+        bt.frame
+        if bt
+        else pd.DataFrame(columns=[table.id_col, "snapshot", "churn_probability", "churned"])
+    )
+    return AnalysisResult(
+        metrics=metrics,
+        drivers=drivers,
+        scores=scores,
+        segment_shares=seg,
+        backtest_frame=bt_frame,
+        shap=expl,
+        model=model,
+        notes=notes,
+        calibration=tables.get("calibration", pd.DataFrame()),
+        gains=tables.get("gains", pd.DataFrame()),
+        campaign=campaign,
+    )
+
+
+def _outcome(rows: FeatureTable) -> tuple[int | None, float | None]:
+    lab = rows.frame[rows.label_col].dropna()
+    if len(lab) == 0:
+        return None, None
+    return int(lab.sum()), float(lab.mean())
+
+
+def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
+    """Train, validate, score and explain a feature table (the ``churnlab explain`` path).
+
+    With a snapshot column: backtest on the latest labelled snapshot (trained on older ones,
+    validated on the one before it), forward model on every labelled snapshot (validation =
+    the latest labelled), scores and SHAP for the latest snapshot. Without: 5-fold stratified
+    out-of-fold scores are the backtest, and a final model on all labelled rows scores and
+    explains every row.
+    """
+    notes: list[str] = []
+    if table.snapshot_col and table.snapshot_col in table.frame:
+        labelled = _labelled_snapshots(table)
+        if not labelled:
+            raise ChurnlabError("The feature table has no labelled rows to train on.")
+        bt = None
+        if len(labelled) >= MIN_BACKTEST_SNAPSHOTS:
+            train, valid, test = temporal_split(labelled)
+            bt = _temporal_backtest(table, train + valid, test[0], seed, notes)
+        else:
+            notes.append(
+                f"No backtest: it needs {MIN_BACKTEST_SNAPSHOTS} labelled snapshots (train, "
+                f"validation, test); the table has {len(labelled)}: {examples(labelled)}."
+            )
+        model = _forward_model(table, labelled, seed, notes)
+        latest = table.snapshots[-1]
+        scored = table.at(latest)
+        churned, rate = _outcome(scored)
+        head = {"month": latest, "active_customers": len(scored.frame)}
+    else:
+        lab = table.subset(table.labelled)
+        oof = oof_scores(table, seed=seed)
+        bt = _Backtest(
+            pd.DataFrame(
+                {
+                    table.id_col: lab.frame[table.id_col].to_numpy(),
+                    "snapshot": None,
+                    "churn_probability": oof,
+                    "churned": lab.frame[table.label_col].to_numpy("float64"),
+                }
+            ),
+            None,
+        )
+        notes.append(
+            "No snapshot column: the backtest holds 5-fold out-of-fold metrics, and the scores "
+            "come from a final model trained on all labelled rows."
+        )
+        model = ChurnModel(seed=seed).fit(table)
+        scored = table
+        churned, rate = _outcome(table)
+        head = {"month": None, "active_customers": len(table.frame)}
+    head.update(churned=churned, churn_rate=rate)
+    return _finish(table, scored, model, bt, head, notes)
+
+
+def analyze_month(
+    table: FeatureTable, month: str, horizon: int = 1, seed: int = 0
+) -> AnalysisResult:
+    """The monthly report's analysis for ``month`` (see the module docstring for the rules).
+
+    ``churned``/``churn_rate`` are the outcomes of snapshot M-h: customers active at its
+    cutoff who churned in the h months after it (for h = 1: churned during M). Raises
+    ChurnlabError when the month is not in the table or no snapshot is labelled by its end.
+    """
+    if not table.snapshot_col or table.snapshot_col not in table.frame:
+        raise ChurnlabError("A monthly report needs a feature table with a snapshot column.")
+    m = parse_month(month)
+    snaps = table.snapshots
+    if m not in snaps:
+        raise ChurnlabError(
+            f"Month {m} has no snapshot in the data, which covers {snaps[0] if snaps else '-'} "
+            f"to {snaps[-1] if snaps else '-'}. Choose a month in that range."
+        )
+    notes: list[str] = []
+    table = table.subset(table.frame[table.snapshot_col] <= m)  # never look past M
+    labelled = _labelled_snapshots(table)
+    b = shift_month(m, -horizon)
+    known_at_end = [s for s in labelled if s <= b]
+    if not known_at_end:
+        first = shift_month(labelled[0], horizon) if labelled else shift_month(snaps[0], horizon)
+        raise ChurnlabError(
+            f"Month {m} is too early for horizon {horizon}: no snapshot's label window has "
+            f"closed by its end. The earliest month that can be reported is {first}."
+        )
+    bt = None
+    if b in known_at_end:
+        history = [s for s in labelled if s <= shift_month(b, -horizon)]
+        bt = _temporal_backtest(table, history, b, seed, notes)
+    else:
+        notes.append(f"No backtest: snapshot {b} (M-{horizon}) has no labelled rows.")
+    model = _forward_model(table, known_at_end, seed, notes)
+    scored = table.at(m)
+    churned, rate = _outcome(table.at(b)) if b in snaps else (None, None)
+    head = {
+        "month": m,
+        "horizon": horizon,
+        "active_customers": len(scored.frame),
+        "churned": churned,
+        "churn_rate": rate,
+    }
+    return _finish(table, scored, model, bt, head, notes)
+
+
+# ----------------------------------------------------------------------------------- output
+def _stable(obj):
+    """JSON-ready copy with floats rounded to 6 significant digits and NaN as null."""
+    if isinstance(obj, dict):
+        return {str(k): _stable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_stable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else float(f"{obj:.6g}")
+    return obj
+
+
+def write_results(result: AnalysisResult, out_dir: Path) -> None:
+    """Write metrics.json, drivers.csv and scores.csv to ``out_dir`` (byte-stable).
+
+    Floats are rounded to 6 significant digits, keys sorted, rows in a fixed order, so the
+    same inputs and seed give byte-identical files.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_stable(result.metrics), sort_keys=True, indent=2, allow_nan=False)
+    (out_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
+    for name, frame in (("drivers", result.drivers), ("scores", result.scores)):
+        frame.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.6g", lineterminator="\n")
