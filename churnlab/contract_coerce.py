@@ -197,7 +197,8 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
     """A date or timestamp column as naive datetime64[us]; time zones are converted to UTC.
 
     Non-empty values that do not parse as ISO 8601 are an error (never silently empty); so
-    is a column mixing values with and without a time zone, or several UTC offsets.
+    is a column mixing values with and without a time zone, or offsets of different zones
+    (an offset and the same zone's daylight-saving offset, 1 hour apart, are one zone).
     """
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -220,16 +221,16 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
                 f"{text[aware].iloc[0]!r} has a time zone",
                 f"{text[naive].iloc[0]!r} has none",
             ]
-            message = f"{plural(int(naive.sum()), 'value')} without a time zone next to {int(aware.sum()):,} with one"
+            message = f"{plural(int(naive.sum()), 'value')} without a time zone next to {int(aware.sum()):,} with one, so the instant they mean is unknown"
             return _fail_date(series), [
                 _mixed_zones(table, col, int(naive.sum()), examples, message)
             ]
-        offsets = zone[aware].str.upper().str.replace(":", "", regex=False)
-        offsets = offsets.replace({"Z": "+0000", "+00": "+0000", "-0000": "+0000", "-00": "+0000"})
-        distinct = offsets.value_counts()
-        if len(distinct) > 1:
-            examples = [f"{n:,} values at {z}" for z, n in distinct.items()]
-            message = f"values in {len(distinct)} different UTC offsets"
+        distinct = _offset_minutes(zone[aware]).value_counts()
+        # one zone's standard and daylight-saving offsets (1 hour apart) are one time zone
+        dst_pair = len(distinct) == 2 and abs(distinct.index[0] - distinct.index[1]) == 60
+        if len(distinct) > 1 and not dst_pair:
+            examples = [f"{plural(n, 'value')} at UTC{_fmt_offset(m)}" for m, n in distinct.items()]
+            message = f"values in {len(distinct)} different UTC offsets (several sources?)"
             return _fail_date(series), [
                 _mixed_zones(table, col, int(aware.sum()), examples, message)
             ]
@@ -254,6 +255,20 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
     return parsed, [finding]
 
 
+def _offset_minutes(zone: pd.Series) -> pd.Series:
+    """UTC offsets ('Z', '+02', '+0530', '-03:00') as minutes east of UTC."""
+    digits = zone.str.upper().str.replace(":", "", regex=False).replace("Z", "+0000")
+    sign = np.where(digits.str[0] == "-", -1, 1)
+    hours = digits.str[1:3].astype(int)
+    minutes = digits.str[3:5].replace("", "0").fillna("0").astype(int)
+    return pd.Series(sign * (hours * 60 + minutes), index=zone.index)
+
+
+def _fmt_offset(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def _fail_date(series: pd.Series) -> pd.Series:
     return pd.Series(np.full(len(series), np.datetime64("NaT"), DATETIME), index=series.index)
 
@@ -263,7 +278,7 @@ def _mixed_zones(table, col, rows, examples, message="values in different time z
         table,
         col,
         rows,
-        f"the column mixes time zones: {message}; churnlab cannot tell which instant is meant",
+        f"the column mixes time zones: {message}",
         "Export the whole column in one time zone: all in UTC (ending in Z) or all without "
         "an offset",
         examples,
