@@ -182,6 +182,9 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
     if "customer_id" in tables["customers"].columns:
         tables, links = link_rules(tables, id_kinds)
         findings += links
+    # report in table order (customers first), then column order, whatever found them
+    order = {name: i for i, name in enumerate(SCHEMA)}
+    findings.sort(key=lambda f: (order.get(f.table, -1), _column_rank(f)))
     errors, warnings = _errors(findings), _warnings(findings)
     dataset = None
     if not errors:
@@ -192,6 +195,11 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
             warnings=tuple(str(w) for w in warnings),
         )
     return ValidationResult(errors, warnings, dataset, source, formats)
+
+
+def _column_rank(finding: Finding) -> int:
+    columns = list(SCHEMA.get(finding.table or "", {}))
+    return columns.index(finding.column) if finding.column in columns else len(columns)
 
 
 def _dataset_or_raise(result: ValidationResult) -> Dataset:

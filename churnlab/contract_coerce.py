@@ -305,7 +305,7 @@ def coerce_number(series: pd.Series, table: str, col: str) -> tuple[pd.Series, l
         table,
         col,
         n_bad,
-        f"{plural(n_bad, 'value', 'are')} not numbers",
+        f"{plural(n_bad, 'value')} cannot be read as a number",
         f"Make {col} numeric (plain digits with a dot for decimals, no currency signs or "
         "thousands separators); leave the cell empty when unknown",
         row_examples(pd.DataFrame({col: text}), bad, [col]),
@@ -333,7 +333,7 @@ def coerce_bool(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
         table,
         col,
         n_bad,
-        f"{plural(n_bad, 'value', 'are')} not yes/no values",
+        f"{plural(n_bad, 'value')} cannot be read as yes/no",
         f"Use true/false, 1/0 or yes/no in {col}; leave the cell empty when unknown",
         row_examples(pd.DataFrame({col: text}), bad, [col]),
     )

@@ -211,12 +211,15 @@ def _strip_zeros(ids: pa.Array) -> pa.Array:
 
 def _orphans(table, frame, orphan, known, id_kinds) -> list[Finding]:
     n = int(orphan.sum())
-    ids = frame["customer_id"]
-    bad_ids = ids[orphan]
-    examples = [
-        f"{show_id(v)} on row {p + 1}"
-        for p, v in zip(first_rows(orphan), bad_ids.iloc[:5], strict=True)
-    ]
+    positions = np.flatnonzero(orphan)
+    bad_ids = frame["customer_id"].iloc[positions]
+    examples = []
+    for value in bad_ids.drop_duplicates().iloc[:5]:
+        same = bad_ids.isna() if pd.isna(value) else (bad_ids == value)
+        rows = positions[same.to_numpy(dtype=bool, na_value=False)][:3] + 1
+        more = ", ..." if int(same.sum()) > 3 else ""
+        word = "row" if len(rows) == 1 else "rows"
+        examples.append(f"{show_id(value)} on {word} {', '.join(map(str, rows))}{more}")
     findings = []
     distinct = pa.array(bad_ids.dropna().unique().astype(str), type=pa.large_string())
     matches = pc.is_in(_strip_zeros(distinct), value_set=_strip_zeros(known))

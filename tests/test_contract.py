@@ -218,7 +218,7 @@ def test_foreign_dataset_broken_copies_are_rejected_precisely(tmp_path):
         "dates": (bad_dates, "usage.date: "),
         "amount": (
             text_amount,
-            "billing.amount: 2 values are not numbers, e.g. row 3 (amount 'EUR 19')",
+            "billing.amount: 2 values cannot be read as a number, e.g. row 3 (amount 'EUR 19')",
         ),
     }
     for name, (change, expected) in cases.items():
