@@ -71,7 +71,7 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
             f"Month {chosen} is outside the data (or not complete in it). {span}, so the "
             f"latest complete month is {latest}. Choose a month up to {latest}."
         )
-    earliest = shift_month(start, horizon + 1)
+    earliest = shift_month(start, horizon)
     if chosen < earliest:
         raise ChurnlabError(
             f"Month {chosen} is too early for a report with horizon {horizon}. {span}; a "

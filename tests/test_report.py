@@ -31,7 +31,9 @@ def tiny() -> Dataset:
     )
     billing = pd.DataFrame(
         {
-            "customer_id": pd.Series(["a", "a", "a", "b", "b", "b", "d", "d"], dtype="string"),
+            "customer_id": pd.Series(
+                ["a", "a", "a", "b", "b", "b", "b", "d", "d"], dtype="string"
+            ),
             "period_start": _ts(
                 [
                     "2025-01-10",
@@ -40,11 +42,12 @@ def tiny() -> Dataset:
                     "2025-01-20",
                     "2025-02-20",
                     "2025-03-20",
+                    "2025-04-30",
                     "2025-02-10",
                     "2025-03-10",
                 ]
             ),
-            "amount": [10.0, 12.0, 12.0, 20.0, 20.0, 20.0, 30.0, 35.0],
+            "amount": [10.0, 12.0, 12.0, 20.0, 20.0, 20.0, 20.0, 30.0, 35.0],
         }
     )
     return Dataset(
@@ -128,14 +131,24 @@ def test_cohort_retention_by_hand(tiny, labels):
 
 
 def test_latest_complete_month_and_resolve(tiny):
-    # the latest date is d's churn on 2 April: April is not complete, March is
-    assert report.latest_complete_month(tiny) == "2025-03"
-    assert report.resolve_month(tiny, "") == "2025-03"
-    assert report.resolve_month(tiny, "2025-3") == "2025-03"
-    with pytest.raises(ChurnlabError, match="outside the data.*2025-03"):
-        report.resolve_month(tiny, "2025-04")
-    with pytest.raises(ChurnlabError, match="too early.*from 2025-03"):
-        report.resolve_month(tiny, "2025-02")
+    # the latest date is b's bill on 30 April: April is complete
+    assert report.latest_complete_month(tiny) == "2025-04"
+    assert report.resolve_month(tiny, "") == "2025-04"
+    assert report.resolve_month(tiny, "2025-2") == "2025-02"
+    with pytest.raises(ChurnlabError, match="outside the data.*2025-04"):
+        report.resolve_month(tiny, "2025-05")
+    with pytest.raises(ChurnlabError, match="too early.*from 2025-02 to 2025-04"):
+        report.resolve_month(tiny, "2025-01")
+    assert report.resolve_month(tiny, "2025-03", horizon=2) == "2025-03"
+    with pytest.raises(ChurnlabError, match="horizon 2"):
+        report.resolve_month(tiny, "2025-02", horizon=2)
+    cut = tiny.as_of(pd.Timestamp("2025-04-30"))  # data now ends on 2 April
+    assert report.latest_complete_month(cut) == "2025-03"
+
+
+def test_monthly_labels_match_hand_labels(tiny, labels):
+    got = report.monthly_labels(tiny, "2025-04")
+    pd.testing.assert_frame_equal(got, labels, check_dtype=False)
 
 
 def test_psi_of_known_distributions():
