@@ -119,7 +119,7 @@ class Encoder:
                 pos += 1
                 continue
             lv = self.levels[col]
-            codes = pd.Categorical(_categories(frame[col]), categories=lv).codes.astype(np.int64)
+            codes = pd.Index(lv).get_indexer(_categories(frame[col])).astype(np.int64)
             if OTHER in lv:
                 codes = np.where(codes < 0, lv.index(OTHER), codes)
             rows = np.flatnonzero(codes >= 0)

@@ -217,7 +217,7 @@ def load_feature_table(
             f"{per}: {examples(pd.unique(frame.loc[dup, id_col]))}. Keep one row per customer"
             f"{per}."
         )
-    frame[label_col] = _parse_label(raw[label_col], path, label_col).to_numpy()
+    frame[label_col] = _parse_label(raw[label_col], path, label_col).array
     warnings: list[str] = []
     features: list[str] = []
     for name in raw.columns:

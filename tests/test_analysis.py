@@ -1,0 +1,131 @@
+"""The shared analysis pipeline: which snapshots train, validate and get scored; outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_model import make_table
+
+from churnlab.analysis import analyze_month, analyze_table, write_results
+from churnlab.errors import ChurnlabError
+from churnlab.table import FeatureTable
+
+MONTHS = 8  # snapshots 2025-01 .. 2025-08
+
+
+def monthly(seed: int = 0) -> FeatureTable:
+    """Labels known up to 2025-07 (horizon 1 at the end of 2025-08)."""
+    t = make_table(8000, months=MONTHS, seed=seed)
+    frame = t.frame.copy()
+    frame.loc[frame["snapshot"] == "2025-08", "churned"] = pd.NA
+    return FeatureTable(frame, t.families, value_col="amount", segment_col="segment")
+
+
+def relabel(table: FeatureTable, snapshot: str, seed: int = 9) -> FeatureTable:
+    frame = table.frame.copy()
+    rows = frame["snapshot"] == snapshot
+    frame.loc[rows, "churned"] = pd.array(
+        np.random.default_rng(seed).integers(0, 2, rows.sum()), dtype="Int8"
+    )
+    return FeatureTable(frame, table.families, value_col="amount", segment_col="segment")
+
+
+@pytest.fixture(scope="module")
+def result():
+    return analyze_month(monthly(), "2025-08", horizon=2)
+
+
+def test_month_metrics_and_backtest_snapshot(result):
+    m = result.metrics
+    assert m["month"] == "2025-08" and m["horizon"] == 2
+    table = monthly()
+    assert m["active_customers"] == int((table.frame["snapshot"] == "2025-08").sum())
+    b = table.frame[table.frame["snapshot"] == "2025-06"]["churned"]
+    assert m["churned"] == int(b.sum()) and m["churn_rate"] == pytest.approx(b.mean())
+    bt = m["backtest"]
+    assert bt["snapshot"] == "2025-06" and bt["n"] == len(b)
+    assert 0.7 < bt["roc_auc"] <= 1 and bt["lift_top_decile"] > 1
+    assert sum(m["driver_shares"].values()) == pytest.approx(1.0)
+    assert m["notes"] == []
+    assert set(result.backtest_frame["snapshot"]) == {"2025-06"}
+
+
+def test_backtest_model_never_sees_labels_after_m_minus_2h(result):
+    # horizon 2, M = 2025-08: the backtest scores 2025-06 with a model trained on <= 2025-04,
+    # so relabelling 2025-05 changes nothing in the backtest, while relabelling 2025-04 does.
+    p = result.backtest_frame["churn_probability"].to_numpy()
+    later = analyze_month(relabel(monthly(), "2025-05"), "2025-08", horizon=2)
+    assert np.array_equal(later.backtest_frame["churn_probability"].to_numpy(), p)
+    earlier = analyze_month(relabel(monthly(), "2025-04"), "2025-08", horizon=2)
+    assert not np.array_equal(earlier.backtest_frame["churn_probability"].to_numpy(), p)
+
+
+def test_snapshots_after_the_month_change_nothing():
+    table = monthly()
+    early = analyze_month(table, "2025-06")
+    cut = table.subset(table.frame["snapshot"] <= "2025-06")
+    alone = analyze_month(cut, "2025-06")
+    pd.testing.assert_frame_equal(early.scores, alone.scores)
+    assert early.metrics == alone.metrics
+
+
+def test_scores_are_the_month_sorted_by_risk_with_reasons(result):
+    s = result.scores
+    table = monthly()
+    month_ids = set(table.frame.loc[table.frame["snapshot"] == "2025-08", "customer_id"])
+    assert set(s["customer_id"]) == month_ids
+    assert s["risk_rank"].tolist() == list(range(1, len(s) + 1))
+    assert (np.diff(s["churn_probability"]) <= 0).all()
+    assert s["reason_1"].iloc[0].endswith("log-odds)")
+    assert np.allclose(s["expected_revenue_at_risk"], s["churn_probability"] * s["value"])
+    assert set(result.segment_shares["segment"]) == {"smb", "enterprise"}
+    d = result.drivers
+    assert list(d.columns) == ["family", "feature", "mean_abs_shap", "share", "direction"]
+
+
+def test_short_history_gives_no_backtest_but_notes():
+    r = analyze_month(monthly(), "2025-03")  # B = 2025-02, only 2025-01 labelled before it
+    assert r.metrics["backtest"]["roc_auc"] is None and r.metrics["backtest"]["n"] == 0
+    assert "No backtest" in r.metrics["notes"][0]
+    assert len(r.scores) > 0
+    with pytest.raises(ChurnlabError, match="too early"):
+        analyze_month(monthly(), "2025-01")
+    with pytest.raises(ChurnlabError, match="no snapshot"):
+        analyze_month(monthly(), "2026-01")
+
+
+def test_a_backtest_month_where_nobody_churned_is_reported_in_words():
+    table = monthly()
+    frame = table.frame.copy()
+    frame.loc[frame["snapshot"] == "2025-07", "churned"] = 0
+    r = analyze_month(FeatureTable(frame, table.families), "2025-08")
+    bt = r.metrics["backtest"]
+    assert bt["roc_auc"] is None and bt["positives"] == 0 and bt["brier"] is not None
+    assert any("nobody churned" in n for n in r.metrics["notes"])
+
+
+def test_write_results_is_byte_identical(tmp_path):
+    for run in ("a", "b"):
+        write_results(analyze_month(monthly(), "2025-08", seed=5), tmp_path / run)
+    for name in ("metrics.json", "drivers.csv", "scores.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert {"month", "active_customers", "churned", "churn_rate", "backtest"} <= set(metrics)
+    assert set(metrics["backtest"]) >= {"roc_auc", "pr_auc", "brier", "lift_top_decile"}
+    scores = pd.read_csv(tmp_path / "a" / "scores.csv")
+    assert scores.columns[:3].tolist() == ["customer_id", "churn_probability", "risk_rank"]
+
+
+def test_analyze_table_with_snapshots_and_without():
+    r = analyze_table(monthly())
+    assert r.metrics["month"] == "2025-08"
+    assert r.metrics["backtest"]["snapshot"] == "2025-07"
+    assert r.metrics["churned"] is None  # the latest snapshot is not labelled yet
+    flat = make_table(3000, snapshots=False)
+    r = analyze_table(flat)
+    assert r.metrics["month"] is None and r.metrics["backtest"]["n"] == 3000
+    assert r.metrics["backtest"]["roc_auc"] > 0.75
+    assert len(r.scores) == 3000 and "out-of-fold" in r.metrics["notes"][0]

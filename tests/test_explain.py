@@ -1,0 +1,128 @@
+"""SHAP explanations: additivity, one-hot summing, drivers, families, segments, reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from test_model import make_table
+
+from churnlab.explain import (
+    ACTIONS,
+    ExplanationData,
+    customer_reasons,
+    explain,
+    family_shares,
+    feature_drivers,
+    segment_shares,
+)
+from churnlab.model import ChurnModel
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    table = make_table(4000)
+    model = ChurnModel(seed=0).fit(
+        table.at(["2025-01", "2025-02", "2025-03", "2025-04"]), table.at("2025-05")
+    )
+    rows = table.at("2025-06")
+    return model, rows, explain(model, rows)
+
+
+def test_values_add_up_to_the_margin(fitted):
+    model, rows, expl = fitted
+    assert expl.values.shape == (len(rows.frame), 5)
+    total = expl.base_value + expl.values.sum(axis=1)
+    assert np.allclose(total, model.margin(rows), atol=1e-4)
+    assert np.allclose(expl.margin, model.margin(rows), atol=1e-4)
+
+
+def test_one_hot_columns_are_summed_back_to_their_feature(fitted):
+    model, rows, expl = fitted
+    raw = model.booster_.predict(
+        xgb.DMatrix(model.encoder_.transform(rows.frame), feature_names=model.feature_names_),
+        pred_contribs=True,
+        iteration_range=model.iteration_range,
+    )
+    plan_cols = [i for i, s in enumerate(model.encoder_.source) if s == "plan"]
+    assert len(plan_cols) >= 3
+    assert np.allclose(expl.frame()["plan"], raw[:, plan_cols].sum(axis=1), atol=1e-6)
+    assert expl.features == ["x1", "x2", "noise", "plan", "amount"]
+    assert expl.categorical == ["plan"]
+
+
+def test_drivers_rank_signal_over_noise_with_directions(fitted):
+    *_, expl = fitted
+    d = feature_drivers(expl)
+    assert d["share"].sum() == pytest.approx(1.0)
+    assert d["feature"].iloc[0] == "x1"
+    assert (np.diff(d["mean_abs_shap"]) <= 0).all()
+    direction = dict(zip(d["feature"], d["direction"], strict=True))
+    assert direction["x1"] == 1 and direction["x2"] == -1 and direction["plan"] == 1
+    shares = family_shares(d)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert list(shares)[0] == "engagement"
+
+
+def hand_made() -> ExplanationData:
+    values = np.array([[1.0, -1.0, 0.5], [3.0, 1.0, -0.5], [-0.2, -0.1, 0.0]])
+    data = pd.DataFrame(
+        {
+            "tickets_open": [2.0, 5.0, 0.0],
+            "price_change": [0.1, np.nan, -0.2],
+            "plan": pd.array(["basic", "pro", "basic"], "string"),
+        }
+    )
+    return ExplanationData(
+        values=values,
+        data=data,
+        features=["tickets_open", "price_change", "plan"],
+        families={"tickets_open": "support", "price_change": "price", "plan": "profile"},
+        base_value=-3.0,
+        ids=np.array(["a", "b", "c"]),
+        margin=-3.0 + values.sum(axis=1),
+        categorical=["plan"],
+    )
+
+
+def test_drivers_and_shares_by_hand():
+    d = feature_drivers(hand_made())
+    # mean |SHAP|: tickets (1+3+.2)/3 = 1.4, price (1+1+.1)/3 = .7, plan (.5+.5+0)/3 = 1/3
+    assert d["feature"].tolist() == ["tickets_open", "price_change", "plan"]
+    assert d["mean_abs_shap"].tolist() == pytest.approx([1.4, 0.7, 1 / 3])
+    total = 1.4 + 0.7 + 1 / 3
+    assert family_shares(d) == pytest.approx(
+        {"support": 1.4 / total, "price": 0.7 / total, "profile": (1 / 3) / total}
+    )
+    # tickets: higher value, higher SHAP; price: 0.1 -> -1, -0.2 -> -0.1 (higher value lower)
+    # plan: riskiest category 'basic' has mean SHAP 0.25 > 0
+    assert d.set_index("feature")["direction"].to_dict() == {
+        "tickets_open": 1,
+        "price_change": -1,
+        "plan": 1,
+    }
+
+
+def test_segment_shares_by_hand():
+    s = segment_shares(hand_made(), ["x", "x", "y"])
+    x = s[s["segment"] == "x"].set_index("family")["share"]
+    # segment x: support (1+3)/2 = 2, price (1+1)/2 = 1, profile (.5+.5)/2 = .5
+    assert x.to_dict() == pytest.approx(
+        {"price": 1 / 3.5, "profile": 0.5 / 3.5, "support": 2 / 3.5}
+    )
+    y = s[s["segment"] == "y"].set_index("family")["share"]
+    assert y.sum() == pytest.approx(1.0) and y["support"] == pytest.approx(0.2 / 0.3)
+
+
+def test_reasons_name_value_and_contribution_and_pick_an_action():
+    r = customer_reasons(hand_made())
+    # row a: tickets (+1), plan (+0.5); price lowers the risk so it is no reason
+    assert "2" in r.loc[0, "reason_1"] and "+1.00" in r.loc[0, "reason_1"]
+    assert "basic" in r.loc[0, "reason_2"] and "+0.50" in r.loc[0, "reason_2"]
+    assert r.loc[0, "reason_3"] == ""
+    assert r.loc[0, "family_1"] == "support" and r.loc[0, "action"] == ACTIONS["support"]
+    # row b: tickets then price (value missing) -- both raise the risk
+    assert "+3.00" in r.loc[1, "reason_1"] and "+1.00" in r.loc[1, "reason_2"]
+    # row c: nothing raises the risk
+    assert r.loc[2].tolist() == [""] * 6

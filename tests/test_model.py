@@ -1,0 +1,182 @@
+"""ChurnModel: encoding, determinism, save/load, calibration, temporal and k-fold splits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from churnlab.errors import ChurnlabError
+from churnlab.model import Calibrator, ChurnModel, Encoder, oof_scores, temporal_split
+from churnlab.table import FeatureTable
+
+
+def make_table(n: int = 6000, months: int = 6, seed: int = 0, snapshots: bool = True):
+    """A logistic world: x1 raises churn, x2 lowers it, plan 'basic' raises it, noise is noise."""
+    rng = np.random.default_rng(seed)
+    x1, x2, noise = rng.normal(size=(3, n))
+    plan = rng.choice(["basic", "pro", "team", "tiny"], p=[0.5, 0.3, 0.198, 0.002], size=n)
+    logit = -2.5 + 1.2 * x1 - 0.8 * x2 + 0.7 * (plan == "basic")
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame({"customer_id": [f"c{i:05d}" for i in range(n)]})
+    if snapshots:
+        frame["snapshot"] = [f"2025-{m:02d}" for m in rng.integers(1, months + 1, size=n)]
+    frame["churned"] = pd.array(churned, dtype="Int8")
+    frame["x1"], frame["x2"], frame["noise"] = x1, x2, noise
+    frame["plan"] = pd.array(plan, dtype="string")
+    frame["amount"] = rng.choice([10.0, 30.0, 50.0], size=n)
+    frame["segment"] = pd.array(np.where(x1 > 0, "smb", "enterprise"), dtype="string")
+    families = {"x1": "engagement", "x2": "support", "noise": "price", "plan": "profile"}
+    families["amount"] = "price"
+    return FeatureTable(
+        frame,
+        families,
+        snapshot_col="snapshot" if snapshots else None,
+        value_col="amount",
+        segment_col="segment",
+    )
+
+
+def test_encoder_names_groups_rare_and_handles_unseen_and_missing():
+    frame = pd.DataFrame(
+        {
+            "plan": pd.array(["basic"] * 12 + ["pro"] * 10 + ["odd"] * 2 + [None] * 10, "string"),
+            "x": np.arange(34.0),
+        }
+    )
+    enc = Encoder.fit(frame, ["x", "plan"])
+    assert enc.columns == ["x", "plan=(missing)", "plan=basic", "plan=pro", "plan=(other)"]
+    assert enc.source == ["x", "plan", "plan", "plan", "plan"]
+    new = pd.DataFrame({"x": [1.0, np.nan], "plan": pd.array(["never-seen", None], "string")})
+    m = enc.transform(new)
+    assert m[0].tolist() == [1.0, 0, 0, 0, 1]
+    assert np.isnan(m[1, 0]) and m[1, 1:].tolist() == [1, 0, 0, 0]
+    assert Encoder.from_json(json.loads(json.dumps(enc.to_json()))) == enc
+
+
+def test_scoring_a_table_without_a_trained_feature_is_a_clear_error():
+    enc = Encoder.fit(pd.DataFrame({"x": [1.0], "y": [2.0]}), ["x", "y"])
+    with pytest.raises(ChurnlabError, match="lacks 1 feature column"):
+        enc.transform(pd.DataFrame({"x": [1.0]}))
+
+
+@pytest.fixture(scope="module")
+def split_table():
+    table = make_table()
+    train, valid, test = temporal_split(table.snapshots)
+    return table, train, valid, test
+
+
+@pytest.fixture(scope="module")
+def fitted(split_table):
+    table, train, valid, _ = split_table
+    return ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+
+
+def test_model_learns_the_signal_and_names_one_hot_columns(fitted, split_table):
+    table, *_, test = split_table
+    rows = table.at(test)
+    p = fitted.predict_proba(rows)
+    assert p.shape == (len(rows.frame),) and ((p >= 0) & (p <= 1)).all()
+    assert roc_auc_score(rows.frame["churned"].to_numpy(int), p) > 0.75
+    assert "plan=basic" in fitted.feature_names_ and "plan=(other)" in fitted.feature_names_
+    assert 0 < fitted.best_iteration_ < 800
+    assert fitted.calibrator_.kind == "isotonic"
+
+
+def test_same_seed_gives_identical_scores_and_another_seed_does_not(fitted, split_table):
+    table, train, valid, test = split_table
+    again = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    other = ChurnModel(seed=4).fit(table.at(train), table.at(valid))
+    rows = table.at(test)
+    assert np.array_equal(again.predict_proba(rows), fitted.predict_proba(rows))
+    assert np.array_equal(again.margin(rows), fitted.margin(rows))
+    assert not np.array_equal(other.margin(rows), fitted.margin(rows))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ubj"])
+def test_save_and_load_round_trip_without_pickle(fitted, split_table, tmp_path, suffix):
+    table, *_, test = split_table
+    path = tmp_path / f"model{suffix}"
+    fitted.save(path)
+    sidecar = json.loads((tmp_path / f"model{suffix}.churnlab.json").read_text())
+    assert sidecar["encoder"]["levels"]["plan"] == fitted.encoder_.levels["plan"]
+    loaded = ChurnModel.load(path)
+    rows = table.at(test)
+    assert np.array_equal(loaded.predict_proba(rows), fitted.predict_proba(rows))
+    assert loaded.feature_names_ == fitted.feature_names_
+
+
+def test_calibrated_probabilities_match_the_observed_rate(fitted, split_table):
+    table, *_, test = split_table
+    rows = table.at(test)
+    p = fitted.predict_proba(rows)
+    y = rows.frame["churned"].to_numpy(float)
+    # mean prediction within 3 standard errors of the observed rate on an unseen month
+    assert abs(p.mean() - y.mean()) < 3 * np.sqrt(y.mean() * (1 - y.mean()) / len(y))
+
+
+def test_centred_isotonic_is_monotone_and_keeps_ranking():
+    rng = np.random.default_rng(1)
+    margin = rng.normal(size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(margin * 2 - 1)))).astype(float)
+    cal = Calibrator.fit(margin, y)
+    assert cal.kind == "isotonic"
+    grid = np.linspace(-2, 2, 500)
+    out = cal(grid)
+    assert (np.diff(out) >= 0).all()
+    # strictly increasing between the first and last knot: no ties that blunt the ranking
+    inside = (grid > cal.x[0]) & (grid < cal.x[-1])
+    assert (np.diff(out[inside]) > 0).all()
+
+
+def test_platt_when_few_churners_identity_with_one_class():
+    rng = np.random.default_rng(2)
+    margin = rng.normal(size=300)
+    y = np.zeros(300)
+    y[np.argsort(-margin)[:20]] = 1  # 20 churners < 50: Platt
+    cal = Calibrator.fit(margin, y)
+    assert cal.kind == "platt" and cal.x[0] > 0
+    assert Calibrator.fit(margin, np.zeros(300)).kind == "identity"
+    assert cal(np.array([5.0]))[0] > cal(np.array([-5.0]))[0]
+
+
+def test_fit_with_one_outcome_is_a_clear_error():
+    table = make_table(200)
+    frame = table.frame.assign(churned=pd.array([0] * 200, dtype="Int8"))
+    with pytest.raises(ChurnlabError, match="only one outcome"):
+        ChurnModel().fit(FeatureTable(frame, table.families))
+
+
+def test_temporal_split_orders_by_time():
+    months = ["2025-03", "2025-01", "2025-02", "2025-05", "2025-04"]
+    assert temporal_split(months) == (["2025-01", "2025-02", "2025-03"], ["2025-04"], ["2025-05"])
+    assert temporal_split(months, n_valid=2, n_test=2) == (
+        ["2025-01"],
+        ["2025-02", "2025-03"],
+        ["2025-04", "2025-05"],
+    )
+    with pytest.raises(ChurnlabError, match="at least 3 labelled snapshots"):
+        temporal_split(["2025-01", "2025-02"])
+
+
+def test_oof_scores_cover_every_labelled_row_and_rank_well():
+    table = make_table(3000, snapshots=False)
+    frame = table.frame.copy()
+    frame.loc[:99, "churned"] = pd.NA  # unlabelled rows are not scored
+    table = FeatureTable(frame, table.families, snapshot_col=None)
+    scores = oof_scores(table, k=3, seed=0)
+    y = frame["churned"].dropna().to_numpy(int)
+    assert scores.shape == y.shape and not np.isnan(scores).any()
+    assert roc_auc_score(y, scores) > 0.75
+    assert np.array_equal(scores, oof_scores(table, k=3, seed=0))
+
+
+def test_oof_needs_two_of_each_class():
+    table = make_table(100, snapshots=False)
+    frame = table.frame.assign(churned=pd.array([1] + [0] * 99, dtype="Int8"))
+    with pytest.raises(ChurnlabError, match="at least 2 churners"):
+        oof_scores(FeatureTable(frame, table.families, snapshot_col=None))
