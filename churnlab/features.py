@@ -1,0 +1,129 @@
+"""Turn a dataset in the contract into a feature table (DESIGN sections 1b, 2 and 3).
+
+One row per customer and monthly snapshot of the population (:mod:`churnlab.snapshots`), with
+its label and one column per point-in-time feature. Every family is SQL
+(:mod:`churnlab.sql`) run on DuckDB over the dataset's tables: events are joined to a small
+``snaps`` table with range conditions on the cutoff, never looped over in Python, so the same
+definitions can move to a warehouse engine. A table the dataset does not have turns its
+family off: the feature table then simply has no columns of that family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from churnlab.dataset import Dataset
+from churnlab.snapshots import check_arguments, open_engine
+from churnlab.sql import FAMILIES, Family, Feature, Schema, family_query, quote
+from churnlab.sql.profile import attribute_names
+from churnlab.table import FeatureTable
+
+
+def dataset_schema(dataset: Dataset) -> Schema:
+    """Each table's columns and their kind ('number', 'text' or 'date').
+
+    Flags (booleans) count as numbers. Usage keeps only its id, date and numeric activity
+    columns, as the contract says other usage columns are ignored.
+    """
+    schema: Schema = {}
+    for name, frame in dataset.tables.items():
+        kinds = {}
+        for col in frame.columns:
+            series = frame[col]
+            if pd.api.types.is_datetime64_any_dtype(series):
+                kinds[col] = "date"
+            elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+                kinds[col] = "number"
+            else:
+                kinds[col] = "text"
+        if name == "usage":
+            keep = {"customer_id", "date", *dataset.usage_columns}
+            kinds = {c: k for c, k in kinds.items() if c in keep}
+        schema[name] = kinds
+    return schema
+
+
+def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
+    """The families this dataset turns on and, for each, the features it can feed."""
+    schema = dataset_schema(dataset)
+    return [(family, family.available(schema)) for family in FAMILIES if family.table in schema]
+
+
+def build_feature_table(
+    dataset: Dataset,
+    months: Sequence[str] | None = None,
+    horizon: int = 1,
+    churn: str = "cancellation",
+    inactive_days: int = 30,
+) -> FeatureTable:
+    """Point-in-time features of every snapshot's population, with labels.
+
+    ``months`` defaults to every complete month of the data (:func:`default_months`);
+    ``horizon``, ``churn`` and ``inactive_days`` define population and label as in
+    :func:`churnlab.snapshots.snapshot_labels`. The frame holds ``customer_id``, ``snapshot``,
+    ``churned`` and the features (numbers as float64, categories as string dtype), sorted by
+    snapshot then customer. ``value_col`` is ``price_amount`` when there is billing,
+    ``segment_col`` is ``profile_segment`` when customers have a segment. Feature values use
+    only rows dated before each snapshot's cutoff; a missing table turns its family off.
+    """
+    months = check_arguments(dataset, months, horizon, churn, inactive_days)
+    schema = dataset_schema(dataset)
+    plan = feature_plan(dataset)
+    con = open_engine(dataset, months, horizon, churn, inactive_days)
+    try:
+        for family, features in plan:
+            if features:
+                sql = family_query(family, schema, features)
+                con.execute(f"CREATE TEMP TABLE {quote('f_' + family.name)} AS {sql}")
+        frame = con.sql(_assemble_sql(plan)).df()
+    finally:
+        con.close()
+
+    families: dict[str, str] = {}
+    out = {
+        "customer_id": frame["customer_id"].astype("string"),
+        "snapshot": frame["snapshot"].astype("string"),
+        "churned": frame["churned"].astype("Int8"),
+    }
+    for family, features in plan:
+        for feature in features:
+            col = frame[feature.name]
+            out[feature.name] = (
+                col.astype("string") if feature.unit == "category" else col.astype("float64")
+            )
+            families[feature.name] = family.name
+    segment = "profile_" + attribute_names(schema).get("segment", "")
+    return FeatureTable(
+        frame=pd.DataFrame(out),
+        families=families,
+        id_col="customer_id",
+        label_col="churned",
+        snapshot_col="snapshot",
+        value_col="price_amount" if "price_amount" in families else None,
+        segment_col=segment if segment in families else None,
+        meta={
+            "horizon": horizon,
+            "churn": churn,
+            "inactive_days": inactive_days,
+            "months": list(months),
+        },
+    )
+
+
+def _assemble_sql(plan: list[tuple[Family, list[Feature]]]) -> str:
+    """Population and labels joined with every family's result, sorted."""
+    cols, joins = ["p.customer_id", "p.snapshot", "p.churned"], []
+    for family, features in plan:
+        if not features:
+            continue
+        alias = quote("f_" + family.name)
+        cols += [f"{alias}.{quote(f.name)}" for f in features]
+        joins.append(
+            f"LEFT JOIN {alias} ON {alias}.customer_id = p.customer_id "
+            f"AND {alias}.snapshot = p.snapshot"
+        )
+    return (
+        f"SELECT {', '.join(cols)} FROM pop p {' '.join(joins)} ORDER BY p.snapshot, p.customer_id"
+    )
