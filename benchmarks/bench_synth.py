@@ -50,10 +50,15 @@ def run(customers: int, months: int, out: Path, seed: int = 0) -> None:
 
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "1m":
+        # build beside the old copy and swap, so a reader never sees a half-written folder
+        new, old = BIG_OUT.with_name("synth-1m.new"), BIG_OUT.with_name("synth-1m.old")
+        shutil.rmtree(new, ignore_errors=True)
+        run(1_000_000, 24, new)
+        (new / "READY").write_text("complete: 1,000,000 customers x 24 months, seed 0\n")
         if BIG_OUT.exists():
-            shutil.rmtree(BIG_OUT)
-        run(1_000_000, 24, BIG_OUT)
-        (BIG_OUT / "READY").write_text("complete: 1,000,000 customers x 24 months, seed 0\n")
+            BIG_OUT.rename(old)
+        new.rename(BIG_OUT)
+        shutil.rmtree(old, ignore_errors=True)
         return
     with tempfile.TemporaryDirectory(
         dir="/work/bench-data" if Path("/work/bench-data").is_dir() else None

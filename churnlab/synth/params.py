@@ -77,7 +77,7 @@ ACTIVE_DAY_P = 0.25
 #: disengagement: monthly probability to start fading (times a per-customer factor), to
 #: recover, the decay time of activity (days) and its floor
 DISENGAGE_P = 0.05
-RECOVER_P = 0.25
+RECOVER_P = 0.15
 DECAY_DAYS = 12.0
 DECAY_FLOOR = 0.03
 #: window of daily activity kept per customer for the engagement signals
@@ -146,7 +146,7 @@ DOMINANT_BASE_SHIFT = {
     "price": -0.25,
     "support": 0.3,
     "onboarding": 0.0,
-    "engagement": -0.7,
+    "engagement": -0.9,
     "voice_of_customer": 0.35,
     "profile": -0.15,
 }
