@@ -128,7 +128,9 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fi
     ``'text'``, ...), which explains id mismatches across tables. Extra columns are kept;
     usage's extra columns are its activity columns and become float64.
     """
-    columns: dict[str, pd.Series] = {}
+    if frame.columns.duplicated().any():
+        frame = frame.loc[:, ~frame.columns.duplicated()]  # reported by check_columns
+    changed: dict[str, pd.Series] = {}
     findings: list[Finding] = []
     id_kind = "missing"
     for col in frame.columns:
@@ -136,14 +138,18 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fi
         kind = SCHEMA[table].get(col, (None, False))[0]
         if kind == ID:
             id_kind = _id_kind(series)
-            columns[col] = coerce_id(series)
-            continue
-        if kind is None:
-            kind = _extra_kind(table, series)
-        out, problems = COERCERS[kind](series, table, col) if kind else (series, [])
-        columns[col] = out
+            out, problems = coerce_id(series), []
+        else:
+            kind = kind or _extra_kind(table, series)
+            out, problems = COERCERS[kind](series, table, col) if kind else (series, [])
+        if out is not series:
+            changed[col] = out
         findings += problems
-    result = pd.DataFrame(columns, index=frame.index) if columns else frame
+    if not changed:
+        return frame, findings, id_kind  # Parquet in contract dtypes: no copy at all
+    result = frame.copy(deep=False)  # replacing a column leaves the others' memory shared
+    for col, series in changed.items():
+        result[col] = series
     return result, findings, id_kind
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from churnlab.contract_coerce import NUMBER, SCHEMA
+from churnlab.contract_coerce import DATE, NUMBER, SCHEMA
 from churnlab.contract_findings import Finding, error, warning
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -136,9 +136,7 @@ def _read_parquet(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Fin
                 f"The file is damaged or not Parquet: re-export {path.name}",
             )
         ]
-    # dates as datetime64 (not Python date objects); release Arrow buffers as columns convert
-    frame = arrow.to_pandas(date_as_object=False, self_destruct=True, split_blocks=True)
-    return frame, []
+    return _to_pandas(table, arrow), []
 
 
 def _read_csv(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Finding]]:
@@ -178,7 +176,47 @@ def _read_csv(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Finding
     ]
     if binary:
         return None, [_encoding_problem(table, path, f"column(s) {binary} hold non-UTF-8 text")]
-    return arrow.to_pandas(date_as_object=False, self_destruct=True, split_blocks=True), []
+    return _to_pandas(table, arrow), []
+
+
+def _to_pandas(table: str, arrow: pa.Table) -> pd.DataFrame:
+    """Convert to pandas with the contract's dtypes already set, using as little memory as can be.
+
+    Casting in Arrow first (int ids to text, dates to timestamp[us], numbers to float64, time
+    zones to UTC) lets :func:`~churnlab.contract_coerce.coerce_table` pass the columns through
+    untouched; ``self_destruct`` frees each Arrow column once converted and ``split_blocks``
+    avoids pandas' consolidation copy, so peak memory stays near the size of the result.
+    """
+    # pandas metadata would restore the writer's dtypes over our casts; a stored index is noise
+    arrow = arrow.replace_schema_metadata(None)
+    for i in reversed(range(arrow.num_columns)):
+        name, column = arrow.schema.field(i).name, arrow.column(i)
+        if name.startswith("__index_level_"):
+            arrow = arrow.remove_column(i)
+            continue
+        target = _target_type(table, name, column.type)
+        if target is not None and target != column.type:
+            arrow = arrow.set_column(i, name, column.cast(target))
+    return arrow.to_pandas(
+        date_as_object=False,
+        self_destruct=True,
+        split_blocks=True,
+        types_mapper={pa.bool_(): pd.BooleanDtype()}.get,
+    )
+
+
+def _target_type(table: str, name: str, kind: pa.DataType) -> pa.DataType | None:
+    """The Arrow type a column should have before conversion, or None to leave it as is."""
+    spec = SCHEMA[table].get(name, (None,))[0]
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    is_time = pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+    if spec in (DATE, None) and is_time:
+        return pa.timestamp("us")  # a time zone is dropped after conversion to UTC
+    if spec == NUMBER and (numeric or pa.types.is_boolean(kind)):
+        return pa.float64()
+    if spec is None and table == "usage" and (numeric or pa.types.is_boolean(kind)):
+        return pa.float64()  # usage's extra columns are its activity measures
+    return None
 
 
 def _check_header(table: str, path: Path) -> Finding | None:
