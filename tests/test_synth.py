@@ -285,3 +285,17 @@ def test_csv_format_holds_the_same_data(tmp_path):
         assert len(back) == len(frame), name
     usage = pd.read_csv(csv / "usage.csv", parse_dates=["date"])
     pd.testing.assert_series_equal(usage["date"], world.tables["usage"]["date"], check_dtype=False)
+
+
+def test_write_world_matches_synthesize_and_passes_the_contract(tmp_path):
+    from churnlab.contract import read_dataset
+    from churnlab.synth import write_world
+
+    streamed = synthesize(tmp_path / "streamed", customers=400, months=5, seed=8)
+    written = write_world(generate(400, 5, seed=8), tmp_path / "written")
+    for name, frame in _read(streamed).items():
+        pd.testing.assert_frame_equal(frame, _read(written)[name])
+    data = read_dataset(streamed)
+    assert data.families == list(FAMILIES)
+    assert data.warnings == ()
+    assert data.data_end.normalize() == pd.Timestamp("2025-03-31")
