@@ -1,0 +1,362 @@
+"""Every feature on a tiny hand-made dataset, with the answer worked out by hand.
+
+The snapshot under test is March 2025: cutoff 2025-04-01. Customers: A (long-standing,
+active in every family), B (signed up on the last day of March), C (almost no activity, to
+check zeros against missing values) and D (churns 2025-04-20, so labelled 1). Comments give
+the arithmetic; rows dated exactly at the cutoff are there to prove they are excluded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from churnlab.contract import dataset_from_frames
+from churnlab.features import build_feature_table
+
+NAN = float("nan")
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "signup_date": ["2024-09-15", "2025-03-31", "2025-01-10", "2024-10-01"],
+            "churn_date": [None, None, None, "2025-04-20"],
+            "plan": ["basic", "pro", "basic", "basic"],
+            "segment": ["smb", "ent", "smb", "smb"],
+            "seats": [3.0, 50.0, 1.0, 2.0],
+            "Region Name": ["north", "south", "north", "east"],
+        }
+    )
+    billing = pd.DataFrame(
+        {
+            "customer_id": ["A"] * 7 + ["B", "D", "D"],
+            "period_start": [
+                "2024-10-01",
+                "2024-11-01",
+                "2024-12-01",
+                "2025-01-01",
+                "2025-02-01",
+                "2025-03-01",
+                "2025-04-01",  # at the cutoff: excluded
+                "2025-03-31",
+                "2025-02-15",
+                "2025-03-15",
+            ],
+            "amount": [10.0, 10.0, 10.0, 12.0, 12.0, 15.0, 20.0, 30.0, 20.0, 20.0],
+            "list_price": [12.0, 12.0, 12.0, 12.0, 12.0, 15.0, 20.0, 40.0, 20.0, 20.0],
+            "discount": [2.0, 2.0, 2.0, 0.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0],
+            "paid": [True, True, True, True, False, True, True, True, True, None],
+        }
+    )
+    tickets = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A", "A", "A", "C"],
+            "opened_at": [
+                "2025-03-25T10:00:00",
+                "2025-02-01T00:00:00",
+                "2025-03-30T00:00:00",
+                "2025-04-01T00:00:00",  # at the cutoff: excluded
+                "2024-10-01T00:00:00",
+                "2025-03-31T23:59:00",
+            ],
+            "resolved_at": [
+                "2025-03-26T12:00:00",  # 26 hours
+                "2025-02-01T06:00:00",  # 6 hours
+                "2025-04-02T00:00:00",  # after the cutoff: open, CSAT unknown
+                "2025-04-01T05:00:00",
+                "2024-10-02T00:00:00",  # more than 180 days before the cutoff
+                None,
+            ],
+            "csat": [2.0, 4.0, 1.0, 1.0, 5.0, None],
+            "escalated": [True, False, False, True, False, False],
+        }
+    )
+    onboarding = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A", "A", "B", "B", "D", "D"],
+            "step": ["account", "invite", "report", "account", "account", "invite", "account"]
+            + ["secret"],
+            "completed_at": [
+                "2024-09-16T08:00:00",  # 1 day after signup
+                "2024-09-25T08:00:00",  # 10 days
+                "2024-10-20T08:00:00",  # 35 days: finished 35 days after signup
+                "2024-12-01T08:00:00",  # a repeat: the first completion counts
+                "2025-03-31T12:00:00",
+                "2025-04-01T00:00:00",  # at the cutoff: not done yet at the snapshot
+                "2024-10-01T09:00:00",
+                "2025-04-05T00:00:00",  # a step first seen after the cutoff
+            ],
+        }
+    )
+    usage = pd.DataFrame(
+        {
+            "customer_id": ["A"] * 6 + ["B", "C", "D"],
+            "date": [
+                "2025-03-31",
+                "2025-03-02",  # = cutoff - 30 days: in the last 30 days
+                "2025-03-01",  # in the 30 days before those
+                "2025-01-01",  # = cutoff - 90 days: in the last 90 days
+                "2024-12-31",  # outside the 90 days
+                "2025-04-01",  # at the cutoff: excluded
+                "2025-04-02",
+                "2024-11-20",
+                "2025-05-31",  # the data's last day
+            ],
+            "sessions": [2.0, 1.0, 4.0, 8.0, 100.0, 50.0, 1.0, 1.0, 1.0],
+            "minutes": [10.0, 5.0, 0.0, 1.0, 100.0, 50.0, 1.0, 1.0, 1.0],
+        }
+    )
+    feedback = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A", "C"],
+            "responded_at": [
+                "2025-01-10T10:00:00",
+                "2025-03-15T10:00:00",
+                "2025-04-01T00:00:00",  # at the cutoff: excluded
+                "2025-02-01T10:00:00",
+            ],
+            "score": [9.0, 5.0, 10.0, 7.0],
+        }
+    )
+    return {
+        "customers": customers,
+        "billing": billing,
+        "tickets": tickets,
+        "onboarding": onboarding,
+        "usage": usage,
+        "feedback": feedback,
+    }
+
+
+@pytest.fixture(scope="module")
+def table():
+    return build_feature_table(dataset_from_frames(tables()), ["2025-02", "2025-03"])
+
+
+def value(table, customer: str, feature: str, month: str = "2025-03"):
+    frame = table.frame
+    row = frame[(frame.customer_id == customer) & (frame.snapshot == month)]
+    assert len(row) == 1, (customer, month)
+    return row[feature].iloc[0]
+
+
+def check(table, feature: str, expected: dict[str, float], month: str = "2025-03") -> None:
+    got = {c: value(table, c, feature, month) for c in expected}
+    for customer, want in expected.items():
+        have = got[customer]
+        if isinstance(want, float) and math.isnan(want):
+            assert pd.isna(have), (feature, customer, got)
+        else:
+            assert have == pytest.approx(want), (feature, customer, got)
+
+
+def test_shape_labels_and_metadata(table):
+    frame = table.frame
+    assert list(frame.columns[:3]) == ["customer_id", "snapshot", "churned"]
+    assert list(zip(frame.snapshot, frame.customer_id, strict=True)) == [
+        ("2025-02", "A"),
+        ("2025-02", "C"),
+        ("2025-02", "D"),
+        ("2025-03", "A"),
+        ("2025-03", "B"),
+        ("2025-03", "C"),
+        ("2025-03", "D"),
+    ]
+    assert frame.loc[frame.snapshot == "2025-03", "churned"].tolist() == [0, 0, 0, 1]
+    assert frame["churned"].dtype == "Int8"
+    assert table.value_col == "price_amount"
+    assert table.segment_col == "profile_segment"
+    assert table.meta == {
+        "horizon": 1,
+        "churn": "cancellation",
+        "inactive_days": 30,
+        "months": ["2025-02", "2025-03"],
+    }
+    assert set(table.families.values()) == {
+        "price",
+        "support",
+        "onboarding",
+        "engagement",
+        "voice_of_customer",
+        "profile",
+    }
+    assert list(table.families) == list(frame.columns[3:])
+    for name in table.features:
+        assert name.startswith(table.families[name].replace("voice_of_customer", "voc") + "_")
+        kind = frame[name].dtype
+        assert kind == "float64" or pd.api.types.is_string_dtype(kind), (name, kind)
+    assert table.categorical == ["profile_plan", "profile_segment", "profile_region_name"]
+    assert "profile_signup_date" not in frame and "profile_churn_date" not in frame
+
+
+def test_price_features(table):
+    # A at 2025-03: current period 03-01 (15); 3 months earlier the latest period before
+    # 2025-01-01 is 12-01 (10); nothing starts before 2024-10-01, so no 6-month change
+    check(table, "price_amount", {"A": 15.0, "B": 30.0, "C": NAN, "D": 20.0})
+    check(table, "price_pct_change_3m", {"A": 0.5, "B": NAN, "C": NAN, "D": NAN})
+    check(table, "price_pct_change_6m", {"A": NAN, "B": NAN, "C": NAN})
+    # increases on 01-01 (10 -> 12) and 03-01 (12 -> 15); the 04-01 one is at the cutoff
+    check(table, "price_increases_6m", {"A": 2.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    check(table, "price_months_since_increase", {"A": 1.0, "B": NAN, "C": NAN})
+    check(table, "price_discount_share", {"A": 0.0, "B": 10 / 40, "C": NAN, "D": 0.0})
+    # A's discount ended with the 2025-01-01 period, exactly 90 days before the cutoff
+    check(table, "price_discount_ended_90d", {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    # basic plan amounts in March: A 15, D 20 (C has none): median 17.5; pro: B alone
+    check(table, "price_amount_vs_plan", {"A": 15 / 17.5, "B": 1.0, "C": NAN, "D": 20 / 17.5})
+    # A's 02-01 period is unpaid; D's unknown payment does not count as unpaid
+    check(table, "price_unpaid_6m", {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    # February (cutoff 03-01): A pays 12 (02-01), 3 months earlier (before 12-01): 10
+    check(table, "price_amount", {"A": 12.0}, month="2025-02")
+    check(table, "price_pct_change_3m", {"A": 0.2}, month="2025-02")
+    check(table, "price_months_since_increase", {"A": 2.0}, month="2025-02")
+
+
+def test_support_features(table):
+    check(table, "support_tickets_30d", {"A": 2.0, "B": 0.0, "C": 1.0})
+    check(table, "support_tickets_90d", {"A": 3.0, "B": 0.0, "C": 1.0})
+    # resolved after the cutoff = still open at the snapshot
+    check(table, "support_open_tickets", {"A": 1.0, "B": 0.0, "C": 1.0})
+    check(table, "support_median_resolve_hours", {"A": 16.0, "B": NAN, "C": NAN})
+    # known ratings: 2, 4 and 5 (the 1 is given after the cutoff)
+    check(table, "support_csat_mean", {"A": 11 / 3, "B": NAN, "C": NAN})
+    check(table, "support_csat_last", {"A": 2.0, "B": NAN, "C": NAN})
+    check(table, "support_escalations_90d", {"A": 1.0, "B": 0.0, "C": 0.0})
+    check(table, "support_days_since_ticket", {"A": 2.0, "B": NAN, "C": 1.0})
+    # February: only the 02-01 ticket is recent; the 2024 one is in the CSAT history
+    check(table, "support_tickets_30d", {"A": 1.0}, month="2025-02")
+    check(table, "support_csat_last", {"A": 4.0}, month="2025-02")
+
+
+def test_onboarding_features(table):
+    # 3 steps are known by the cutoff (account, invite, report); 'secret' appears later
+    check(table, "onboarding_share_7d", {"A": 1 / 3, "B": 1 / 3, "C": 0.0, "D": 1 / 3})
+    check(table, "onboarding_share_14d", {"A": 2 / 3, "B": 1 / 3, "C": 0.0})
+    check(table, "onboarding_share_30d", {"A": 2 / 3, "B": 1 / 3, "C": 0.0})
+    check(table, "onboarding_share_done", {"A": 1.0, "B": 1 / 3, "C": 0.0})
+    check(table, "onboarding_finished", {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    check(table, "onboarding_days_to_finish", {"A": 35.0, "B": NAN, "C": NAN, "D": NAN})
+
+
+def test_engagement_features(table):
+    # A: last 30 days = 03-02 .. 03-31; the 30 before = 01-31 .. 03-01; 90 days from 01-01
+    check(table, "engagement_sessions_30d", {"A": 3.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    check(table, "engagement_sessions_90d", {"A": 15.0, "B": 0.0, "C": 0.0})
+    check(table, "engagement_sessions_trend", {"A": 3 / 4, "B": NAN, "C": NAN})
+    check(table, "engagement_minutes_30d", {"A": 15.0})
+    check(table, "engagement_minutes_90d", {"A": 16.0})
+    check(table, "engagement_minutes_trend", {"A": NAN})  # nothing in the 30 days before
+    check(table, "engagement_active_days_30d", {"A": 2.0, "B": 0.0, "C": 0.0})
+    # C was last active 2024-11-20: 132 days before 2025-04-01; B never before the cutoff
+    check(table, "engagement_days_since_active", {"A": 1.0, "B": NAN, "C": 132.0, "D": NAN})
+
+
+def test_voice_of_customer_features(table):
+    check(table, "voc_last_score", {"A": 5.0, "B": NAN, "C": 7.0})
+    check(table, "voc_detractor", {"A": 1.0, "B": NAN, "C": 0.0})
+    check(table, "voc_days_since_answer", {"A": 17.0, "B": NAN, "C": 59.0})
+    check(table, "voc_answers", {"A": 2.0, "B": 0.0, "C": 1.0})
+    check(table, "voc_mean_score", {"A": 7.0, "B": NAN, "C": 7.0})
+
+
+def test_profile_features(table):
+    # A: 2024-09-15 -> 2025-04-01 is 198 days; B signed up the day before the cutoff
+    check(table, "profile_tenure_months", {"A": 198 / 30.4375, "B": 1 / 30.4375})
+    assert value(table, "B", "profile_plan") == "pro"
+    assert value(table, "B", "profile_segment") == "ent"
+    assert value(table, "D", "profile_region_name") == "east"
+    check(table, "profile_seats", {"A": 3.0, "B": 50.0})
+
+
+def test_absent_tables_turn_their_family_off():
+    only = {k: v for k, v in tables().items() if k in ("customers", "tickets")}
+    only["customers"] = only["customers"].drop(columns=["segment"])
+    ft = build_feature_table(dataset_from_frames(only), ["2025-03"])
+    assert set(ft.families.values()) == {"support", "profile"}
+    assert ft.value_col is None and ft.segment_col is None
+    assert value(ft, "A", "support_tickets_30d") == 2.0
+
+
+def test_optional_columns_turn_single_features_off():
+    t = tables()
+    t["billing"] = t["billing"][["customer_id", "period_start", "amount"]]
+    t["tickets"] = t["tickets"][["customer_id", "opened_at"]]
+    ft = build_feature_table(dataset_from_frames(t), ["2025-03"])
+    price = [f for f, fam in ft.families.items() if fam == "price"]
+    assert price == [
+        "price_amount",
+        "price_pct_change_3m",
+        "price_pct_change_6m",
+        "price_increases_6m",
+        "price_months_since_increase",
+        "price_amount_vs_plan",
+    ]
+    support = [f for f, fam in ft.families.items() if fam == "support"]
+    assert support == [
+        "support_tickets_30d",
+        "support_tickets_90d",
+        "support_days_since_ticket",
+    ]
+
+
+def test_inactivity_churn_feature_table():
+    ft = build_feature_table(
+        dataset_from_frames(tables()), ["2025-03"], churn="inactivity", inactive_days=30
+    )
+    # active in [03-02, 04-01): only A; its row on 04-01 (the cutoff day itself) is in the
+    # label window [04-01, 05-01), so A stayed
+    assert ft.frame["customer_id"].tolist() == ["A"]
+    assert ft.frame["churned"].tolist() == [0]
+    assert value(ft, "A", "engagement_sessions_30d") == 3.0
+    assert ft.meta["churn"] == "inactivity"
+
+
+def test_registry_covers_every_feature_with_its_family(table):
+    from churnlab.registry import feature_spec, reason_text
+
+    for name, family in table.families.items():
+        spec = feature_spec(name)
+        assert spec.family == family, name
+        assert spec.description and spec.unit
+        # every template formats every value the feature takes, missing ones included
+        for v in table.frame[name].unique().tolist():
+            assert isinstance(reason_text(name, v), str)
+
+
+@pytest.mark.parametrize(
+    ("name", "val", "text"),
+    [
+        ("support_open_tickets", 3.0, "3 support ticket(s) still open"),
+        ("price_pct_change_3m", 0.125, "price changed +12% in 3 months"),
+        ("price_pct_change_3m", NAN, "pct change 3m unknown"),
+        ("support_days_since_ticket", None, "days since ticket unknown"),
+        ("profile_plan", "basic", "plan is 'basic'"),
+        ("profile_seats", 50.0, "seats = 50"),
+        ("engagement_sessions_30d", 1234.0, "1,234 sessions in the last 30 days"),
+        ("engagement_page_views_trend", 0.5, "page views at 50% of the previous 30 days"),
+        ("voc_detractor", 1.0, "a detractor in the latest NPS survey"),
+        ("voc_detractor", False, "not a detractor in the latest NPS survey"),
+        ("onboarding_finished", 0, "onboarding not finished"),
+        ("my_own_column", 2.5, "my_own_column = 2.5"),
+        ("my_own_column", "gold", "my_own_column is 'gold'"),
+        ("my_own_column", pd.NA, "my_own_column unknown"),
+    ],
+)
+def test_reason_text(name, val, text):
+    from churnlab.registry import reason_text
+
+    assert reason_text(name, val) == text
+
+
+def test_feature_spec_patterns_and_generic_entries():
+    from churnlab.registry import feature_spec
+
+    spec = feature_spec("engagement_page_views_90d")
+    assert (spec.family, spec.unit) == ("engagement", "page views")
+    assert feature_spec("engagement_active_days_30d").unit == "days"
+    assert feature_spec("profile_region_name").family == "profile"
+    other = feature_spec("services_count")
+    assert (other.family, other.template) == ("other", "{feature} = {value}")
