@@ -257,6 +257,8 @@ def test_truth_depends_only_on_data_before_the_cutoff(world, month):
         (dict(customers=10, months=2), "--months"),
         (dict(customers=10, months=12, dominant="pricing"), "unknown driver family"),
         (dict(customers=10, months=12, start="2024-13"), "YYYY-MM"),
+        (dict(customers=10, months=12, seed=-1), "--seed"),
+        (dict(customers=10, months=12, fmt="xlsx"), "unknown format"),
     ],
 )
 def test_bad_arguments_raise_churnlab_error(tmp_path, kwargs, words):

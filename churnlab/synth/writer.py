@@ -45,9 +45,16 @@ class SynthWorld:
 
 
 def check_arguments(
-    customers: int, months: int, start: str, dominant: str | None, dominance: float
+    customers: int,
+    months: int,
+    start: str,
+    dominant: str | None,
+    dominance: float,
+    seed: int = 0,
 ) -> str:
     """Raise ChurnlabError for arguments that cannot make a world; return the start month."""
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ChurnlabError(f"--seed must be a whole number >= 0, got {seed!r}.")
     if not isinstance(customers, int | np.integer) or customers < 1:
         raise ChurnlabError(f"--customers must be a whole number >= 1, got {customers!r}.")
     if not isinstance(months, int | np.integer) or months < 3:
@@ -121,7 +128,7 @@ def generate(
     family's contributions by ``dominance`` and the others by ``1 / dominance``. The
     result depends only on the arguments (``block_size`` is part of the seed's meaning).
     """
-    start = check_arguments(customers, months, start, dominant, dominance)
+    start = check_arguments(customers, months, start, dominant, dominance, seed)
     blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size)
     (whole,) = _groups(blocks, 10**9)
     tables = {name: _to_pandas(whole[name]) for name in TABLES}
@@ -129,7 +136,9 @@ def generate(
 
 
 def _check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise ChurnlabError(f"output {out} is a file, not a folder: choose a new folder name.")
+    if out.exists() and any(out.iterdir()):
         raise ChurnlabError(
             f"output folder {out} already exists and is not empty: choose a new folder "
             f"or remove it first (synth never overwrites data)."
@@ -216,9 +225,6 @@ def synthesize(
     """Generate a world and write it to ``out`` in groups of ``chunk_blocks`` blocks, so
     memory stays bounded for any number of customers; same data as :func:`generate` with
     the same arguments, whatever ``chunk_blocks`` is. Returns the folder written."""
-    start = check_arguments(customers, months, start, dominant, dominance)
-    if fmt not in ("parquet", "csv"):
-        raise ChurnlabError(f"unknown format {fmt!r}: use parquet or csv.")
-    _check_out(Path(out))
+    start = check_arguments(customers, months, start, dominant, dominance, seed)
     blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size)
     return _write_groups(_groups(blocks, chunk_blocks), Path(out), fmt)
