@@ -95,6 +95,8 @@ def test_same_seed_gives_identical_scores_and_another_seed_does_not(fitted, spli
     assert np.array_equal(again.predict_proba(rows), fitted.predict_proba(rows))
     assert np.array_equal(again.margin(rows), fitted.margin(rows))
     assert not np.array_equal(other.margin(rows), fitted.margin(rows))
+    two = ChurnModel(seed=3, n_jobs=2).fit(table.at(train), table.at(valid))
+    assert np.array_equal(two.predict_proba(rows), fitted.predict_proba(rows))
 
 
 @pytest.mark.parametrize("suffix", [".json", ".ubj"])
