@@ -136,7 +136,9 @@ def _read_parquet(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Fin
                 f"The file is damaged or not Parquet: re-export {path.name}",
             )
         ]
-    return _to_pandas(table, arrow), []
+    owned = [arrow]
+    del arrow  # _to_pandas holds the only reference, so Arrow memory is freed as it converts
+    return _to_pandas(table, owned), []
 
 
 def _read_csv(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Finding]]:
@@ -176,10 +178,12 @@ def _read_csv(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Finding
     ]
     if binary:
         return None, [_encoding_problem(table, path, f"column(s) {binary} hold non-UTF-8 text")]
-    return _to_pandas(table, arrow), []
+    owned = [arrow]
+    del arrow  # _to_pandas holds the only reference, so Arrow memory is freed as it converts
+    return _to_pandas(table, owned), []
 
 
-def _to_pandas(table: str, arrow: pa.Table) -> pd.DataFrame:
+def _to_pandas(table: str, owned: list[pa.Table]) -> pd.DataFrame:
     """Convert to pandas with the contract's dtypes already set, using as little memory as can be.
 
     Casting in Arrow first (int ids to text, dates to timestamp[us], numbers to float64, time
@@ -188,7 +192,7 @@ def _to_pandas(table: str, arrow: pa.Table) -> pd.DataFrame:
     avoids pandas' consolidation copy, so peak memory stays near the size of the result.
     """
     # pandas metadata would restore the writer's dtypes over our casts; a stored index is noise
-    arrow = arrow.replace_schema_metadata(None)
+    arrow = owned.pop().replace_schema_metadata(None)
     for i in reversed(range(arrow.num_columns)):
         name, column = arrow.schema.field(i).name, arrow.column(i)
         if name.startswith("__index_level_"):

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from churnlab.contract_coerce import STR
 from churnlab.contract_findings import Finding, error, first_rows, plural, row_examples, warning
 from churnlab.dataset import EVENT_DATE
 
@@ -179,7 +180,7 @@ def link_rules(
     more than 31 days after the customer's churn date. Returns the tables without orphans.
     """
     customers = tables["customers"]
-    known = _arrow_ids(customers["customer_id"])
+    known = _arrow_ids(customers["customer_id"]).combine_chunks()
     churn = customers["churn_date"].to_numpy() if "churn_date" in customers.columns else None
     out = {"customers": customers}
     findings: list[Finding] = []
@@ -187,21 +188,52 @@ def link_rules(
         if table == "customers" or "customer_id" not in frame.columns:
             out[table] = frame
             continue
-        codes = pc.fill_null(pc.index_in(_arrow_ids(frame["customer_id"]), value_set=known), -1)
-        codes = codes.to_numpy()
-        orphan = codes < 0
+        event_col = EVENT_DATE[table] if table in ACTIVITY_TABLES else None
+        event_col = event_col if event_col in frame.columns else None
+        orphan, late, churned = _lookup(frame, known, churn, event_col)
+        if late is not None and late.any():
+            findings.append(_after_churn(table, frame, late, churned))
         if orphan.any():
             findings += _orphans(table, frame, orphan, known, id_kinds)
             frame = frame.loc[~orphan].reset_index(drop=True)
-            codes = codes[~orphan]
-        if churn is not None and table in ACTIVITY_TABLES and EVENT_DATE[table] in frame.columns:
-            findings += _after_churn(table, frame, churn[codes])
         out[table] = frame
     return out, findings
 
 
-def _arrow_ids(ids: pd.Series) -> pa.Array:
-    return pa.array(ids.array, type=pa.large_string())
+def _lookup(frame: pd.DataFrame, known: pa.Array, churn, event_col: str | None, step=1 << 23):
+    """Masks of orphan rows and of rows dated > 31 days after their customer's churn date.
+
+    Works through the ids in slices so that the temporary per-row lookups (customer index,
+    churn date) never exist for a whole 100M-row table at once; only the boolean masks do.
+    Also returns the churn dates of the late rows (for the examples).
+    """
+    ids = _arrow_ids(frame["customer_id"])
+    n = len(frame)
+    orphan = np.zeros(n, dtype=bool)
+    check = churn is not None and event_col is not None
+    late = np.zeros(n, dtype=bool) if check else None
+    deadline = churn + POST_CHURN_GRACE.to_timedelta64() if check else None
+    event = frame[event_col].to_numpy() if check else None
+    for start in range(0, n, step):
+        codes = pc.fill_null(pc.index_in(ids.slice(start, step), value_set=known), -1)
+        codes = codes.to_numpy()
+        stop = start + len(codes)
+        orphan[start:stop] = codes < 0
+        if check:
+            # an orphan's code -1 picks the last customer; masked out by codes >= 0
+            late[start:stop] = (event[start:stop] > deadline[codes]) & (codes >= 0)
+    churned = None
+    if check and late.any():
+        late_ids = pa.array(frame["customer_id"].to_numpy()[late], pa.large_string())
+        codes = pc.index_in(late_ids, value_set=known).to_numpy(zero_copy_only=False)
+        churned = churn[codes.astype(np.int64)]
+    return orphan, late, churned
+
+
+def _arrow_ids(ids: pd.Series) -> pa.ChunkedArray:
+    """The ids as Arrow data without a copy (pandas' str dtype is Arrow inside)."""
+    ids = ids if isinstance(ids.array, pd.arrays.ArrowStringArray) else ids.astype(STR)
+    return ids.array.__arrow_array__().cast(pa.large_string())
 
 
 def _strip_zeros(ids: pa.Array) -> pa.Array:
@@ -259,26 +291,21 @@ def show_id(value) -> str:
     return "empty id" if pd.isna(value) else repr(value)
 
 
-def _after_churn(table: str, frame: pd.DataFrame, churn: np.ndarray) -> list[Finding]:
+def _after_churn(table: str, frame: pd.DataFrame, late: np.ndarray, churned) -> Finding:
     col = EVENT_DATE[table]
-    late = frame[col].to_numpy() > churn + POST_CHURN_GRACE.to_timedelta64()  # NaT -> False
-    if not late.any():
-        return []
     n = int(late.sum())
     n_customers = frame["customer_id"][late].nunique()
     examples = [
         f"row {p + 1}: customer {frame['customer_id'].iloc[p]!r} churned "
-        f"{pd.Timestamp(churn[p]):%Y-%m-%d}, {col} {pd.Timestamp(frame[col].iloc[p]):%Y-%m-%d}"
-        for p in first_rows(late)
+        f"{pd.Timestamp(churned[i]):%Y-%m-%d}, {col} {pd.Timestamp(frame[col].iloc[p]):%Y-%m-%d}"
+        for i, p in enumerate(first_rows(late))
     ]
-    return [
-        warning(
-            table,
-            col,
-            n,
-            f"{plural(n, 'row', 'are')} dated more than 31 days after the customer's churn_date "
-            f"({plural(n_customers, 'customer')}; likely a wrong churn date)",
-            "Check those customers' churn_date in customers (or whether they came back)",
-            examples,
-        )
-    ]
+    return warning(
+        table,
+        col,
+        n,
+        f"{plural(n, 'row', 'are')} dated more than 31 days after the customer's churn_date "
+        f"({plural(n_customers, 'customer')}; likely a wrong churn date)",
+        "Check those customers' churn_date in customers (or whether they came back)",
+        examples,
+    )
