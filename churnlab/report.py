@@ -17,6 +17,7 @@ horizon, because a KPI is about what happened *in* M):
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -375,13 +376,14 @@ def data_quality_summary(dataset: Dataset) -> pd.DataFrame:
         )
         missing = frame.isna().mean() if len(frame) else pd.Series(0.0, index=frame.columns)
         worst = missing.sort_values(ascending=False, kind="stable")
+        first, last = stacked.min(), stacked.max()
         rows.append(
             {
                 "table": name,
                 "rows": len(frame),
                 "columns": frame.shape[1],
-                "first_date": stacked.min(),
-                "last_date": stacked.max(),
+                "first_date": "" if pd.isna(first) else f"{first:%Y-%m-%d}",
+                "last_date": "" if pd.isna(last) else f"{last:%Y-%m-%d}",
                 "missing_share": float(missing.mean()) if len(missing) else 0.0,
                 "most_missing": f"{worst.index[0]} ({worst.iloc[0]:.0%})"
                 if len(worst) and worst.iloc[0] > 0
@@ -414,3 +416,217 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
     cols = [id_col, "churn_probability", "risk_rank", "value", "expected_revenue_at_risk"]
     cols += ["reasons", "action"]
     return frame[[c for c in cols if c in frame.columns]].reset_index(drop=True)
+
+
+# --- presentation helpers for the notebook --------------------------------------------------
+
+_KPI_ROWS = {
+    "active_customers": "Active customers (start of month)",
+    "churned": "Churned during the month",
+    "churn_rate": "Churn rate",
+    "revenue_lost": "Monthly revenue lost",
+}
+
+
+def _fmt(key: str, value, change: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    sign = "+" if change and value > 0 else ""
+    if key == "churn_rate":
+        return f"{sign}{value * 100:.2f} pp" if change else f"{value:.2%}"
+    if key == "revenue_lost":
+        return f"{sign}{value:,.2f}"
+    return f"{sign}{value:,.0f}" if float(value).is_integer() else f"{sign}{value:,.1f}"
+
+
+def kpi_table(k: dict) -> pd.DataFrame:
+    """The headline KPIs of :func:`kpis` as a small table of formatted text, ready to show.
+
+    Changes in the churn rate are in percentage points (pp).
+    """
+    columns = {
+        k["month"]: ("current", False),
+        "previous month": ("previous", False),
+        "change": ("change_vs_previous", True),
+        f"{k['months_in_average']}-month average": ("average_12m", False),
+        "vs average": ("change_vs_average", True),
+    }
+    data = {
+        title: [_fmt(key, k[block][key], change) for key in _KPI_ROWS]
+        for title, (block, change) in columns.items()
+    }
+    return pd.DataFrame(data, index=list(_KPI_ROWS.values()))
+
+
+def callout(text: str, kind: str = "warning") -> str:
+    """An HTML box for a warning (red) or a note (blue) in the report; ``text`` is escaped."""
+    import html
+
+    colors = {"warning": ("#c0392b", "#fdecea"), "note": ("#2c7fb8", "#eaf3fb")}
+    border, background = colors.get(kind, colors["note"])
+    return (
+        f'<div class="churnlab-{kind}" style="border-left:6px solid {border};'
+        f'background:{background};padding:0.6em 1em;margin:0.5em 0">'
+        f"{html.escape(text)}</div>"
+    )
+
+
+def training_snapshots(table: FeatureTable, month: str, horizon: int = 1) -> list[str]:
+    """Snapshots the forward model of ``month`` learns from: labelled and at or before M-h."""
+    last = shift_month(month, -horizon)
+    labelled = table.frame.loc[table.labelled, table.snapshot_col].unique().tolist()
+    return sorted(s for s in labelled if s <= last)
+
+
+def previous_month_shares(model, table: FeatureTable, month: str) -> dict[str, float]:
+    """Family shares of the same forward model on last month's snapshot ({} without one).
+
+    The report's "change vs previous month" holds the model fixed and explains the customers
+    of M-1 with it: a difference then says that the customer base's drivers moved (more open
+    tickets, more expired discounts), not that a retrained model weighs things differently.
+    """
+    from churnlab.explain import explain, family_shares, feature_drivers
+
+    previous = shift_month(month, -1)
+    if previous not in table.snapshots:
+        return {}
+    return family_shares(feature_drivers(explain(model, table.at(previous))))
+
+
+def backtest_table(backtest: dict) -> pd.DataFrame:
+    """The backtest block of metrics.json as a table with a plain-words reading per metric."""
+    meaning = {
+        "roc_auc": "chance a churner is ranked above a stayer (0.5 = coin flip, 1 = perfect)",
+        "pr_auc": "precision averaged over recall (compare with the churn rate)",
+        "brier": "mean squared error of the probabilities (lower is better)",
+        "lift_top_decile": "churn rate in the riskiest 10 % / overall churn rate",
+        "n": "customers scored in the backtest month",
+        "positives": "of whom churned",
+    }
+    rows = [
+        {
+            "metric": key,
+            "value": "undefined" if backtest.get(key) is None else f"{backtest[key]:.4g}",
+            "meaning": text,
+        }
+        for key, text in meaning.items()
+    ]
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else float(f"{obj:.6g}")
+    return obj
+
+
+def write_extras(out_dir, tables: dict[str, pd.DataFrame], documents: dict[str, dict]) -> None:
+    """Write the report's own tables (CSV) and documents (JSON) to ``out_dir``, byte-stable.
+
+    Floats are written with 6 significant digits and JSON keys sorted, as the result files
+    are, so two runs of the same report give identical files.
+    """
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(out / f"{name}.csv", float_format="%.6g", lineterminator="\n")
+    for name, doc in documents.items():
+        text = json.dumps(_jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
+        (out / f"{name}.json").write_text(text + "\n", encoding="utf-8")
+
+
+def show(*figures) -> None:
+    """Display figures in a notebook, each exactly once, and release them.
+
+    Figures made through pyplot would otherwise be shown a second time when the cell ends
+    (matplotlib's inline backend shows every open pyplot figure); closing them after display
+    prevents that and frees their memory. Pyplot-free figures are simply displayed.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    for figure in figures:
+        display(figure)
+        plt.close(figure)
+
+
+# --- exploration: churn by segment and by driver signals ------------------------------------
+
+
+def churn_by_group(table: FeatureTable, column: str, bins: int = 5, last: int = 12) -> pd.DataFrame:
+    """Observed churn rate per value of ``column`` over the last ``last`` labelled snapshots.
+
+    Numbers are cut into ``bins`` quantile groups (fewer when values repeat; missing values
+    form their own group), categories are taken as they are. Columns group, customers,
+    churned, churn_rate; groups in their natural order.
+    """
+    snaps = sorted(table.frame.loc[table.labelled, table.snapshot_col].unique().tolist())[-last:]
+    rows = table.at(snaps).frame if snaps else table.frame.iloc[0:0]
+    rows = rows[rows[table.label_col].notna()]
+    values = rows[column]
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > bins:
+        groups = pd.qcut(values, bins, duplicates="drop").astype("string")
+    else:
+        groups = values.astype("string")
+    groups = groups.fillna("(missing)")
+    y = rows[table.label_col].astype(float)
+    out = y.groupby(groups.to_numpy(), sort=False).agg(["size", "sum", "mean"])
+    out.columns = ["customers", "churned", "churn_rate"]
+    order = list(dict.fromkeys(groups.sort_values(key=_group_key).tolist()))
+    return out.reindex(order).rename_axis("group").reset_index()
+
+
+def _group_key(s: pd.Series) -> pd.Series:
+    """Sort quantile labels like '(1.5, 3.0]' by their lower bound, others as text."""
+    lower = pd.to_numeric(s.str.extract(r"^[\(\[]\s*(-?[\d.e+-]+)")[0], errors="coerce")
+    return lower.fillna(np.inf).astype(float) if lower.notna().any() else s
+
+
+def family_signals(table: FeatureTable, bins: int = 5, last: int = 12) -> pd.DataFrame:
+    """For each driver family, churn by group of its most telling feature.
+
+    The most telling feature is the one whose groups' churn rates are furthest apart (max -
+    min). Columns family, feature, group, customers, churned, churn_rate.
+    """
+    best: dict[str, tuple[float, pd.DataFrame]] = {}
+    for feature, family in table.families.items():
+        by = churn_by_group(table, feature, bins, last)
+        if len(by) < 2 or by["customers"].min() < 50:
+            continue  # too few groups, or a group too small to read a rate from
+        spread = float(by["churn_rate"].max() - by["churn_rate"].min())
+        if family not in best or spread > best[family][0]:
+            best[family] = (spread, by.assign(family=family, feature=feature))
+    if not best:
+        return pd.DataFrame(
+            columns=["family", "feature", "group", "customers", "churned", "churn_rate"]
+        )
+    frames = [best[f][1] for f in sorted(best, key=lambda f: -best[f][0])]
+    cols = ["family", "feature", "group", "customers", "churned", "churn_rate"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def split_summary(table: FeatureTable, periods: dict[str, list[str]]) -> pd.DataFrame:
+    """Rows, churners and churn rate of each period of a temporal split (labelled rows only)."""
+    rows = []
+    for name, snaps in periods.items():
+        part = table.at(snaps).frame
+        y = part[table.label_col].dropna().astype(float)
+        rows.append(
+            {
+                "period": name,
+                "snapshots": f"{snaps[0]} to {snaps[-1]}" if len(snaps) > 1 else snaps[0],
+                "months": len(snaps),
+                "rows": len(y),
+                "churners": int(y.sum()),
+                "churn_rate": float(y.mean()) if len(y) else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("period")

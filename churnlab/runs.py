@@ -158,17 +158,44 @@ def check_explain_params(
     families: object = "",
     seed: object = 0,
     out_dir: object = "",
+    data: object = "",
 ) -> dict:
-    """Validate the explanation notebook's parameters (see :func:`check_report_params`)."""
+    """Validate the explanation notebook's parameters (see :func:`check_report_params`).
+
+    ``table`` may be empty when ``data`` names a dataset folder: the notebook then builds the
+    feature table from it (its interactive default, on the demo data).
+    """
     fam = _text("families", families if families is not None else "", allow_empty=True)
+    table_text = _text("table", table if table is not None else "", allow_empty=True)
+    if not table_text and not _text("data", data if data is not None else "", allow_empty=True):
+        raise ChurnlabError("Give a feature table file (parameter table) to explain.")
     return {
-        "table": str(_existing("table", table, "file")),
+        "table": str(_existing("table", table_text, "file")) if table_text else "",
         "id_col": _text("id_col", id_col),
         "label_col": _text("label_col", label_col),
         "families": str(_existing("families", fam, "file")) if fam else "",
         "seed": _whole("seed", seed),
         "out_dir": _text("out_dir", out_dir if out_dir is not None else "", allow_empty=True),
+        "data": "" if table_text else str(_existing("data", data, "folder")),
     }
+
+
+def load_table_or_dataset(params: dict):
+    """The FeatureTable the explanation notebook works on, from :func:`check_explain_params`.
+
+    A feature table file when ``params['table']`` is set, else the feature table built from
+    the dataset folder ``params['data']``.
+    """
+    if params["table"]:
+        from churnlab.table import load_feature_table
+
+        return load_feature_table(
+            params["table"], params["id_col"], params["label_col"], params["families"] or None
+        )
+    from churnlab.contract import read_dataset
+    from churnlab.features import build_feature_table
+
+    return build_feature_table(read_dataset(params["data"]))
 
 
 # --- small public helpers -------------------------------------------------------------------
@@ -513,6 +540,7 @@ def run_explain(
     holds the validation metrics) and returns the path of report.html.
     """
     params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
+    del params["data"]  # a command-line run always explains a table file
     params["table"] = str(Path(params["table"]).absolute())
     inputs = [("table/" + Path(params["table"]).name, Path(params["table"]))]
     if params["families"]:

@@ -16,7 +16,7 @@ def plot_cohort_heatmap(table: pd.DataFrame, max_cohorts: int = 24) -> Figure:
     darker is better retention, blank cells are not observed yet. Cells are annotated with
     percentages when the grid is small enough to read.
     """
-    table = table.tail(max_cohorts)
+    table = table.tail(max_cohorts).dropna(axis=1, how="all")
     values = table.to_numpy(float)
     rows, cols = values.shape if values.size else (0, 0)
     fig, ax = new_figure(min(2 + 0.45 * max(cols, 1), 13), min(1.5 + 0.32 * max(rows, 1), 10))
