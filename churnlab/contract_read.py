@@ -57,7 +57,11 @@ def discover_files(folder: Path) -> tuple[dict[str, Path], list[Finding]]:
         ]
     findings: list[Finding] = []
     found: dict[str, list[Path]] = {}
-    names = sorted(p.name for p in folder.iterdir())
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError as exc:
+        message = f"the dataset folder {folder} cannot be listed ({_short(exc)})"
+        return {}, [error(None, None, 0, message, "Check the folder's permissions")]
     for name in names:
         path = folder / name
         stem, ext = os.path.splitext(name)
@@ -118,9 +122,13 @@ def _unknown_file(name: str, stem: str, ext: str) -> Finding:
 
 def read_table(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Finding]]:
     """Read one table file into a raw DataFrame (or None and the findings saying why not)."""
-    if path.suffix == ".parquet":
-        return _read_parquet(table, path)
-    return _read_csv(table, path)
+    try:
+        if path.suffix == ".parquet":
+            return _read_parquet(table, path)
+        return _read_csv(table, path)
+    except OSError as exc:  # permissions, a file vanishing mid-read, a broken disk
+        message = f"{path.name} cannot be read ({_short(exc)})"
+        return None, [error(table, None, 0, message, "Check the file's permissions and path")]
 
 
 def _read_parquet(table: str, path: Path) -> tuple[pd.DataFrame | None, list[Finding]]:

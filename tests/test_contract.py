@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
 from contract_fixtures import foreign_tables, good_tables, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from churnlab.contract import check_dataset, dataset_from_frames, read_dataset
 from churnlab.contract_findings import Finding
@@ -284,3 +288,36 @@ def test_months():
     for bad in ("2025-13", "2025-03-01", "March", "", None, "25-03"):
         with pytest.raises(ChurnlabError, match="YYYY-MM"):
             month_cutoff(bad)
+
+
+def test_churn_date_may_be_empty_for_everyone(tmp_path):
+    """A shop (churn by inactivity) exports an all-empty churn_date column."""
+    tables = {k: v for k, v in good_tables().items() if k in ("customers", "usage")}
+    tables["customers"]["churn_date"] = None
+    for fmt in ("csv", "parquet"):
+        ds = read_dataset(write(tmp_path / fmt, tables, fmt))
+        assert ds.customers["churn_date"].dtype == DT
+        assert ds.customers["churn_date"].isna().all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 12, 31)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"]),
+)
+def test_iso_text_and_timestamps_coerce_to_the_same_values(values, fmt):
+    from churnlab.contract_coerce import coerce_date
+
+    stamps = pd.Series(pd.to_datetime(values)).dt.floor("us")
+    text = stamps.dt.strftime(fmt)
+    expected = pd.to_datetime(text)  # what the text says, e.g. without the time of day
+    parsed, problems = coerce_date(text, "usage", "date")
+    assert problems == []
+    assert parsed.dtype == DT
+    assert parsed.tolist() == expected.tolist()
+    native, _ = coerce_date(stamps, "usage", "date")
+    assert native.tolist() == stamps.tolist()

@@ -358,3 +358,14 @@ def test_very_large_text_field(tmp_path):
     ds = read_dataset(write(tmp_path / "d", tables))
     assert len(ds.table("feedback")["comment"].iloc[0]) == len(huge)
     assert ds.table("feedback")["comment"].iloc[1].endswith("a line break")
+
+
+def test_late_rows_are_numbered_as_in_the_file_when_orphans_come_first(tmp_path):
+    tables = only("customers", "usage")
+    tables["usage"]["customer_id"] = ["nobody", "C1", "C1", "C2"]
+    tables["usage"]["date"] = ["2024-02-01", "2024-02-01", "2024-06-01", "2024-02-02"]
+    orphans, late = warnings_of(write(tmp_path / "d", tables))
+    assert "usage.customer_id: 1 of 4 rows" in orphans and "'nobody' on row 1" in orphans
+    assert (
+        "usage.date: 1 row is dated" in late and "row 3: customer 'C1' churned 2024-03-15" in late
+    )
