@@ -547,3 +547,48 @@ def run_explain(
         params["families"] = str(Path(params["families"]).absolute())
         inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
     return execute(NOTEBOOK_DIR / "explanation.ipynb", params, out, inputs, force, "explain")
+
+
+def run_experiment(
+    out: Path,
+    data: Path | None = None,
+    table: Path | None = None,
+    id_col: str | None = None,
+    label_col: str | None = None,
+    families: Path | None = None,
+    seeds: list[int] = (0,),
+    ablate: bool = True,
+    force: bool = False,
+    param_sets: list[dict] | None = None,
+) -> Path:
+    """Compare model runs (parameter sets x seeds, and family ablations) via the notebook.
+
+    Give either a dataset folder ``data`` (its feature table is built) or a feature table
+    file ``table`` with ``id_col`` and ``label_col``. Leaves in ``out`` report.ipynb,
+    report.html, comparison.csv, runs/<run_id>/manifest.json and manifest.json; returns the
+    path of report.html.
+    """
+    from churnlab.experiments import check_experiment_params
+
+    if (data is None) == (table is None):
+        raise ChurnlabError("An experiment needs exactly one of --data DIR or --table FILE.")
+    params = check_explain_params(
+        str(table or ""),
+        id_col or "customer_id",
+        label_col or "churned",
+        str(families or ""),
+        0,
+        data=str(data or ""),
+    )
+    del params["seed"]
+    params.update(check_experiment_params(list(seeds), param_sets or [{}], ablate))
+    source = Path(params["table"] or params["data"]).absolute()
+    params["table" if params["table"] else "data"] = str(source)
+    inputs = [
+        (p.relative_to(source).as_posix() if source.is_dir() else p.name, p)
+        for p in input_files(source)
+    ]
+    if params["families"]:
+        params["families"] = str(Path(params["families"]).absolute())
+        inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
+    return execute(NOTEBOOK_DIR / "experiments.ipynb", params, out, inputs, force, "experiment")
