@@ -340,9 +340,9 @@ def coerce_bool(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
         return series, []
     if pd.api.types.is_bool_dtype(series):
         return series.astype("boolean"), []
-    text = _as_text(series if series.dtype != object else series.astype(STR))
-    if pd.api.types.is_numeric_dtype(series):
-        text = _as_text(series.astype("float64").astype(STR))
+    # numbers become '1.0'/'0.0' text, which the accepted spellings include
+    numeric = pd.api.types.is_numeric_dtype(series)
+    text = _as_text(series.astype("float64") if numeric else series)
     mapped = text.str.lower().map(_BOOL_WORDS)
     values = pd.array(mapped.to_numpy(dtype=object), dtype="boolean")
     out = pd.Series(values, index=series.index, name=col)
