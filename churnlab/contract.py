@@ -104,15 +104,12 @@ def check_dataset(path: str | Path) -> ValidationResult:
     folder = Path(path)
     files, findings = discover_files(folder)
     raw: dict[str, pd.DataFrame] = {}
-    if not _errors(findings):
-        for table, file in files.items():
-            frame, problems = read_table(table, file)
-            findings += problems
-            if frame is not None:
-                raw[table] = frame
+    for table, file in files.items():  # even after a folder error: report everything at once
+        frame, problems = read_table(table, file)
+        findings += problems
+        if frame is not None:
+            raw[table] = frame
     formats = {t: p.suffix.lstrip(".") for t, p in files.items()}
-    if _errors(findings):
-        return ValidationResult(_errors(findings), _warnings(findings), None, folder, formats)
     return _validate(raw, findings, folder, files, formats)
 
 
@@ -153,20 +150,20 @@ def dataset_from_frames(
 
 def _validate(raw, findings, source, files, formats) -> ValidationResult:
     """Columns, coercion and rules on raw frames -> ValidationResult (the shared pipeline)."""
-    if "customers" not in raw:
-        if not _errors(findings):
-            findings.append(
-                Finding(
-                    ERROR,
-                    "customers",
-                    None,
-                    0,
-                    (),
-                    "the required customers table is missing",
-                    "Add a customers table with customer_id, signup_date, churn_date",
-                )
+    # the folder, the file or the missing table may already have been reported
+    told = any(f.severity == ERROR and f.table in ("customers", None) for f in findings)
+    if "customers" not in raw and not told:
+        findings.append(
+            Finding(
+                ERROR,
+                "customers",
+                None,
+                0,
+                (),
+                "the required customers table is missing",
+                "Add a customers table with customer_id, signup_date, churn_date",
             )
-        return ValidationResult(_errors(findings), _warnings(findings), None, source, formats)
+        )
     tables: dict[str, pd.DataFrame] = {}
     id_kinds: dict[str, str] = {}
     broken: set[tuple[str, str]] = set()
@@ -179,7 +176,7 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
         findings += problems + coercion
         tables[name] = frame
     findings += value_rules(tables, broken)
-    if "customer_id" in tables["customers"].columns:
+    if "customers" in tables and "customer_id" in tables["customers"].columns:
         tables, links = link_rules(tables, id_kinds)
         findings += links
     # report in table order (customers first), then column order, whatever found them

@@ -387,3 +387,14 @@ def test_late_rows_are_numbered_as_in_the_file_when_orphans_come_first(tmp_path)
     assert (
         "usage.date: 1 row is dated" in late and "row 3: customer 'C1' churned 2024-03-15" in late
     )
+
+
+def test_errors_in_other_tables_are_reported_alongside_folder_errors(tmp_path):
+    tables = only("customers", "billing", "feedback")
+    tables["billing"]["amount"] = [1.0, -1.0, 1.0, 1.0]
+    folder = write(tmp_path / "d", tables)
+    write(folder, only("customers"), "parquet")  # customers now ambiguous
+    message = errors_of(folder)
+    assert "(2 errors)" in message
+    assert "customers: the table is present twice" in message
+    assert "billing.amount: 1 value below 0" in message
