@@ -224,8 +224,8 @@ def _lookup(frame: pd.DataFrame, known: pa.Array, churn, event_col: str | None, 
             late[start:stop] = (event[start:stop] > deadline[codes]) & (codes >= 0)
     churned = None
     if check and late.any():
-        late_ids = pa.array(frame["customer_id"].to_numpy()[late], pa.large_string())
-        codes = pc.index_in(late_ids, value_set=known).to_numpy(zero_copy_only=False)
+        late_ids = ids.filter(pa.array(late))  # stays in Arrow: no Python string per row
+        codes = pc.index_in(late_ids, value_set=known).to_numpy()
         churned = churn[codes.astype(np.int64)]
     return orphan, late, churned
 
