@@ -98,6 +98,8 @@ def _score_backtest(model: ChurnModel, rows: FeatureTable, snapshot: str | None)
             "churned": lab.frame[rows.label_col].to_numpy("float64"),
         }
     )
+    if rows.value_col and rows.value_col in lab.frame:
+        frame["value"] = pd.to_numeric(lab.frame[rows.value_col], errors="coerce").to_numpy()
     return _Backtest(frame, snapshot, model)
 
 
@@ -147,6 +149,15 @@ def _backtest_block(bt: _Backtest | None, notes: list[str]) -> tuple[dict, dict]
         "gains": mx.gains_table(y, p),
     }
     return block, tables
+
+
+def _realized_campaign(bt: _Backtest | None) -> dict | None:
+    """Best k of the campaign the backtest month would have run, with real outcomes."""
+    if bt is None or not len(bt.frame):
+        return None
+    clv = mx.customer_value(bt.frame.get("value"), len(bt.frame))
+    frame = mx.campaign_profit(bt.frame["churned"], bt.frame["churn_probability"], clv)
+    return mx.best_k(frame)
 
 
 def _scores(
@@ -201,6 +212,7 @@ def _finish(
         "backtest": block,
         "driver_shares": shares,
         "best_k": mx.best_k(campaign),
+        "backtest_best_k": _realized_campaign(bt),
         "calibration": tables["calibration"].to_dict("records") if tables else [],
         "model": {
             "best_iteration": model.best_iteration_,

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.model import ChurnModel
+from churnlab.registry import reason_text
 from churnlab.table import FeatureTable
 
 #: what a retention team can do about each driver family.
@@ -149,26 +150,6 @@ def segment_shares(expl: ExplanationData, segments: pd.Series | np.ndarray) -> p
     return out.reset_index(drop=True)
 
 
-def _reason_text(feature: str, value) -> str:
-    """Plain words for a feature's value, from the registry's templates."""
-    try:
-        from churnlab.registry import reason_text
-    except ImportError:  # registry not landed yet: say it plainly
-        return f"{feature} = {_fmt(value)}"
-    try:
-        return reason_text(feature, value)
-    except (TypeError, ValueError):  # e.g. a missing value in a numeric template
-        return f"{feature} = {_fmt(value)}"
-
-
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "unknown"
-    if isinstance(value, float | np.floating):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def customer_reasons(expl: ExplanationData, k: int = 3) -> pd.DataFrame:
     """Top ``k`` reasons raising each customer's risk, in plain words, plus an action.
 
@@ -190,7 +171,7 @@ def customer_reasons(expl: ExplanationData, k: int = 3) -> pd.DataFrame:
         texts = out[f"reason_{j + 1}"]
         for row in np.flatnonzero(contrib > 0):
             feat = expl.features[idx[row]]
-            words = _reason_text(feat, columns[feat][row])
+            words = reason_text(feat, columns[feat][row])
             texts[row] = f"{words} (+{contrib[row]:.2f} log-odds)"
             if j == 0:
                 family = expl.families[feat]

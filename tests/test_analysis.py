@@ -50,6 +50,10 @@ def test_month_metrics_and_backtest_snapshot(result):
     assert 0.7 < bt["roc_auc"] <= 1 and bt["lift_top_decile"] > 1
     assert sum(m["driver_shares"].values()) == pytest.approx(1.0)
     assert m["notes"] == []
+    # campaign: forward best k from probabilities, backtest best k from what happened
+    assert 0 <= m["best_k"]["k"] <= m["active_customers"]
+    assert 0 <= m["backtest_best_k"]["k"] <= bt["n"] and m["backtest_best_k"]["profit"] >= 0
+    assert len(result.campaign) == m["active_customers"] + 1
     assert set(result.backtest_frame["snapshot"]) == {"2025-06"}
 
 
