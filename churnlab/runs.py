@@ -88,6 +88,10 @@ def _whole(name: str, value: object, minimum: int | None = None) -> int:
 
 
 def _text(name: str, value: object, allow_empty: bool = False) -> str:
+    if value is None and allow_empty:
+        return ""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     if not isinstance(value, str) or (not allow_empty and not value.strip()):
         raise ChurnlabError(
             f"Parameter {name} must be {'a' if allow_empty else 'a non-empty'} text value; "
@@ -110,7 +114,7 @@ def _month_param(value: object) -> str:
 
 
 def _existing(name: str, value: object, kind: str) -> Path:
-    path = Path(_text(name, str(value) if isinstance(value, os.PathLike) else value))
+    path = Path(_text(name, value))
     ok = path.is_dir() if kind == "folder" else path.is_file()
     if not ok:
         what = "dataset folder" if kind == "folder" else "file"
@@ -147,7 +151,7 @@ def check_report_params(
         "seed": _whole("seed", seed),
         "churn": churn_text,
         "inactive_days": _whole("inactive_days", inactive_days, 1),
-        "out_dir": _text("out_dir", out_dir if out_dir is not None else "", allow_empty=True),
+        "out_dir": _text("out_dir", out_dir, allow_empty=True),
     }
 
 
@@ -165,9 +169,9 @@ def check_explain_params(
     ``table`` may be empty when ``data`` names a dataset folder: the notebook then builds the
     feature table from it (its interactive default, on the demo data).
     """
-    fam = _text("families", families if families is not None else "", allow_empty=True)
-    table_text = _text("table", table if table is not None else "", allow_empty=True)
-    if not table_text and not _text("data", data if data is not None else "", allow_empty=True):
+    fam = _text("families", families, allow_empty=True)
+    table_text = _text("table", table, allow_empty=True)
+    if not table_text and not _text("data", data, allow_empty=True):
         raise ChurnlabError("Give a feature table file (parameter table) to explain.")
     return {
         "table": str(_existing("table", table_text, "file")) if table_text else "",
@@ -175,7 +179,7 @@ def check_explain_params(
         "label_col": _text("label_col", label_col),
         "families": str(_existing("families", fam, "file")) if fam else "",
         "seed": _whole("seed", seed),
-        "out_dir": _text("out_dir", out_dir if out_dir is not None else "", allow_empty=True),
+        "out_dir": _text("out_dir", out_dir, allow_empty=True),
         "data": "" if table_text else str(_existing("data", data, "folder")),
     }
 
