@@ -17,14 +17,13 @@ the last digit, so an experiment can be rerun and diffed.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from churnlab.errors import ChurnlabError
+from churnlab.report import jsonable
 from churnlab.table import FeatureTable
 
 #: model parameters an experiment may vary (passed to XGBoost on top of the defaults).
@@ -228,18 +227,6 @@ def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def _stable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _stable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_stable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return None if not math.isfinite(obj) else float(f"{obj:.6g}")
-    return obj
-
-
 def write_experiment(
     comparison: pd.DataFrame, records: list[dict], out_dir: Path, source: dict
 ) -> None:
@@ -256,7 +243,7 @@ def write_experiment(
         folder = out / "runs" / record["run_id"]
         folder.mkdir(parents=True, exist_ok=True)
         doc = {**record, "source": source}
-        text = json.dumps(_stable(doc), sort_keys=True, indent=2, allow_nan=False)
+        text = json.dumps(jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
         (folder / "manifest.json").write_text(text + "\n", encoding="utf-8")
 
 

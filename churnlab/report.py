@@ -514,11 +514,15 @@ def backtest_table(backtest: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """A JSON-ready copy: numpy scalars as Python, floats to 6 significant digits, NaN as null.
+
+    Rounding makes files byte-stable across platforms whose last float digits may differ.
+    """
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float):
@@ -539,7 +543,7 @@ def write_extras(out_dir, tables: dict[str, pd.DataFrame], documents: dict[str, 
     for name, frame in tables.items():
         frame.to_csv(out / f"{name}.csv", float_format="%.6g", lineterminator="\n")
     for name, doc in documents.items():
-        text = json.dumps(_jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
+        text = json.dumps(jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
         (out / f"{name}.json").write_text(text + "\n", encoding="utf-8")
 
 
