@@ -198,8 +198,9 @@ def load_table_or_dataset(params: dict):
         )
     from churnlab.contract import read_dataset
     from churnlab.features import build_feature_table
+    from churnlab.report import with_fast_bounds
 
-    return build_feature_table(read_dataset(params["data"]))
+    return build_feature_table(with_fast_bounds(read_dataset(params["data"])))
 
 
 # --- small public helpers -------------------------------------------------------------------
