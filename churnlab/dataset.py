@@ -97,7 +97,7 @@ class Dataset:
     @property
     def data_start(self) -> pd.Timestamp:
         """The earliest date in any date column."""
-        return min(self._date_bounds(min))
+        return min(self._date_bounds("min"))
 
     @property
     def data_end(self) -> pd.Timestamp:
@@ -106,14 +106,16 @@ class Dataset:
         A label window [cutoff, cutoff + h months) counts as observed (the snapshot is
         *labelled*) when ``data_end`` falls on or after the window's last day.
         """
-        return max(self._date_bounds(max))
+        return max(self._date_bounds("max"))
 
-    def _date_bounds(self, pick) -> list[pd.Timestamp]:
+    def _date_bounds(self, how: str) -> list[pd.Timestamp]:
         bounds = []
         for name, frame in self.tables.items():
             for col in DATE_COLUMNS.get(name, ()):
-                if col in frame.columns and frame[col].notna().any():
-                    bounds.append(pd.Timestamp(pick(frame[col].dropna())))
+                if col in frame.columns:
+                    value = getattr(frame[col], how)()  # vectorised; skips missing values
+                    if pd.notna(value):
+                        bounds.append(pd.Timestamp(value))
         if not bounds:
             raise ValueError("dataset has no dates")
         return bounds
