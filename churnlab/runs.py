@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -262,6 +263,13 @@ def fingerprint(files: Iterable[tuple[str, Path]]) -> dict:
     return {"sha256": total.hexdigest(), "files": rows}
 
 
+def data_fingerprint(path: Path) -> dict:
+    """:func:`fingerprint` of a dataset folder (names relative to it) or of a single file."""
+    path = Path(path)
+    root = path if path.is_dir() else path.parent
+    return fingerprint((p.relative_to(root).as_posix(), p) for p in input_files(path))
+
+
 def package_versions() -> dict[str, str | None]:
     """Python's version and the installed versions of the packages a result depends on."""
     versions: dict[str, str | None] = {"python": sys.version.split()[0]}
@@ -400,7 +408,10 @@ def render_html(notebook: Path, html: Path) -> None:
                 for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
+    quiet = logging.getLogger("churnlab.html")
+    quiet.setLevel(logging.ERROR)  # nbconvert warns that figures have no alt text
     exporter = HTMLExporter(
+        log=quiet,
         template_name="churnlab",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
