@@ -24,11 +24,14 @@ def plot_cohort_heatmap(table: pd.DataFrame, max_cohorts: int = 24) -> Figure:
         ax.text(0.5, 0.5, "no cohorts", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    # the colour scale starts at the lowest retention shown (rounded down to 10 %), so that
+    # differences between cohorts are visible even when every cell is above 50 %
+    low = min(float(np.floor(np.nanmin(values) * 10) / 10), 0.9)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=low, vmax=1, aspect="auto")
     if rows * cols <= 400:
         for (i, j), v in np.ndenumerate(values):
             if not np.isnan(v):
-                color = "white" if v > 0.6 else "black"
+                color = "white" if (v - low) / (1 - low) > 0.6 else "black"
                 ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6, color=color)
     ax.set_xticks(range(cols), [str(c) for c in table.columns], fontsize=8)
     ax.set_yticks(range(rows), [str(i) for i in table.index], fontsize=8)
