@@ -11,7 +11,7 @@ from test_model import make_table
 
 from churnlab.analysis import analyze_month, analyze_table, write_results
 from churnlab.errors import ChurnlabError
-from churnlab.table import FeatureTable
+from churnlab.table import FeatureTable, load_feature_table
 
 MONTHS = 8  # snapshots 2025-01 .. 2025-08
 
@@ -133,3 +133,21 @@ def test_analyze_table_with_snapshots_and_without():
     assert r.metrics["month"] is None and r.metrics["backtest"]["n"] == 3000
     assert r.metrics["backtest"]["roc_auc"] > 0.75
     assert len(r.scores) == 3000 and "out-of-fold" in r.metrics["notes"][0]
+
+
+def test_a_users_csv_with_a_families_file_end_to_end(tmp_path):
+    frame = make_table(2000, snapshots=False).frame.drop(columns=["segment"])
+    frame["churned"] = frame["churned"].map({1: "Yes", 0: "no"})
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    (tmp_path / "fam.yaml").write_text("usage: [x1]\nservice: [x2, plan]\n")
+    table = load_feature_table(
+        tmp_path / "crm.csv", "customer_id", "churned", tmp_path / "fam.yaml"
+    )
+    result = analyze_table(table, seed=1)
+    write_results(result, tmp_path / "out")
+    drivers = pd.read_csv(tmp_path / "out" / "drivers.csv")
+    assert set(drivers["family"]) == {"usage", "service", "other"}
+    assert drivers.loc[0, "feature"] == "x1" and drivers.loc[0, "family"] == "usage"
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["backtest"]["n"] == 2000 and metrics["backtest"]["roc_auc"] > 0.7
+    assert set(metrics["driver_shares"]) == {"usage", "service", "other"}

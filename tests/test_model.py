@@ -182,3 +182,12 @@ def test_oof_needs_two_of_each_class():
     frame = table.frame.assign(churned=pd.array([1] + [0] * 99, dtype="Int8"))
     with pytest.raises(ChurnlabError, match="at least 2 churners"):
         oof_scores(FeatureTable(frame, table.families, snapshot_col=None))
+
+
+def test_fit_on_frames_matches_fit_on_tables():
+    table = make_table(1500, snapshots=False)
+    features = table.features
+    y = table.frame["churned"].to_numpy(float)
+    a = ChurnModel(seed=1).fit(table)
+    b = ChurnModel(seed=1).fit((table.frame[features], y))
+    assert np.array_equal(a.predict_proba(table), b.predict_proba(table.frame))
