@@ -10,15 +10,20 @@ inflates every probability and would then have to be undone by the calibrator, w
 (ROC-AUC, lift) gains nothing from it with trees; log-loss on the natural rate plus calibration
 gives probabilities that mean what they say.
 
-Calibration is fitted on the validation period (the same rows that stop the boosting): a
-centred isotonic regression of the outcome on the margin (monotone, so ranking and SHAP signs
-carry over, and, unlike plain isotonic steps, strictly increasing between blocks so that ties
-do not blunt the ranking) when the validation rows hold at least 50 churners and 50 stayers;
-otherwise Platt scaling (a logistic regression on the margin), which needs far less data.
+Calibration is fitted on the validation period (the same rows that stop the boosting) and maps
+the margin to a probability with a monotone function, so ranking and SHAP signs carry over.
+Platt scaling (a logistic regression on the margin: two parameters, strictly increasing, no
+ties) unless the validation rows hold at least 300 churners and 300 stayers; then a centred
+isotonic regression (one knot per isotonic block at its mean margin, linear between knots, so
+that it is strictly increasing inside the data range). The threshold is higher than the
+common rule of thumb (~50) because of what we measured on synthetic worlds with a validation
+month of ~60 churners: isotonic had only 10-16 blocks, a worse Brier score than Platt in all
+three worlds (e.g. 0.0271 vs 0.0268) and lost up to 0.008 ROC-AUC to ties.
 
 Everything is deterministic: same data and seed give the same scores to the last digit,
-whatever the thread count (``n_jobs``; None = one thread below 100,000 rows, two above). Models are saved in XGBoost's own JSON/UBJ format plus a small JSON sidecar for the
-encoder and the calibrator (no pickle).
+whatever the thread count (``n_jobs``; None = one thread below 100,000 rows, two above).
+Models are saved in XGBoost's own JSON/UBJ format plus a small JSON sidecar for the encoder
+and the calibrator (no pickle).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ NUM_ROUNDS = 800
 SINGLE_THREAD_ROWS = 100_000
 EARLY_STOPPING = 50
 #: fewer churners (or stayers) than this in the validation rows: Platt instead of isotonic.
-ISOTONIC_MIN_CLASS = 50
+ISOTONIC_MIN_CLASS = 300
 MISSING = "(missing)"
 OTHER = "(other)"
 

@@ -84,7 +84,7 @@ def test_model_learns_the_signal_and_names_one_hot_columns(fitted, split_table):
     assert roc_auc_score(rows.frame["churned"].to_numpy(int), p) > 0.75
     assert "plan=basic" in fitted.feature_names_ and "plan=(other)" in fitted.feature_names_
     assert 0 < fitted.best_iteration_ < 800
-    assert fitted.calibrator_.kind == "isotonic"
+    assert fitted.calibrator_.kind == "platt"  # ~130 churners in the validation month
 
 
 def test_same_seed_gives_identical_scores_and_another_seed_does_not(fitted, split_table):
@@ -139,7 +139,7 @@ def test_platt_when_few_churners_identity_with_one_class():
     rng = np.random.default_rng(2)
     margin = rng.normal(size=300)
     y = np.zeros(300)
-    y[np.argsort(-margin)[:20]] = 1  # 20 churners < 50: Platt
+    y[np.argsort(-margin)[:20]] = 1  # 20 churners < 300: Platt
     cal = Calibrator.fit(margin, y)
     assert cal.kind == "platt" and cal.x[0] > 0
     assert Calibrator.fit(margin, np.zeros(300)).kind == "identity"
