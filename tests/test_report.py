@@ -243,3 +243,19 @@ def test_fast_bounds_same_answers(tiny):
     cut = fast.as_of(pd.Timestamp("2025-03-01"))  # a new instance: the bounds are recomputed
     assert cut.data_end == tiny.as_of(pd.Timestamp("2025-03-01")).data_end
     assert cut.data_end < fast.data_end and cut.tables.keys() == tiny.tables.keys()
+
+
+def test_recent_snapshots_within_row_budget():
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(10)],
+            "snapshot": ["2025-01"] * 4 + ["2025-02"] * 3 + ["2025-03"] * 3,
+            "churned": pd.array([0, 1] * 5, dtype="Int8"),
+            "x": np.arange(10.0),
+        }
+    )
+    table = FeatureTable(frame, {"x": "price"})
+    snaps = ["2025-01", "2025-02", "2025-03"]
+    assert report._recent(table, snaps, 6) == ["2025-02", "2025-03"]
+    assert report._recent(table, snaps, 10) == snaps
+    assert report._recent(table, snaps, 1) == ["2025-02", "2025-03"]  # never fewer than two
