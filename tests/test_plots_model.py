@@ -68,6 +68,8 @@ def test_waterfall_of_one_customer():
     assert isinstance(fig, Figure)
     assert "Customer b" in texts(fig)
     assert "tickets_open" in texts(fig)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert any(label.startswith("missing = price_change") for label in labels), labels
 
 
 def test_calibration_curve_points():

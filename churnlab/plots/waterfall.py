@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import shap
 from matplotlib.figure import Figure
 
@@ -18,7 +19,7 @@ def plot_waterfall(expl: ExplanationData, row: int, max_display: int = 10) -> Fi
     explanation = shap.Explanation(
         values=np.asarray(expl.values[row], dtype=float),
         base_values=float(expl.base_value),
-        data=np.array([str(v) for v in data.to_numpy()], dtype=object),
+        data=np.array([_show(v) for v in data.to_numpy()], dtype=object),
         feature_names=expl.features,
     )
     plt.figure(figsize=(7, 0.4 * min(max_display, len(expl.features)) + 1.5))
@@ -26,3 +27,10 @@ def plot_waterfall(expl: ExplanationData, row: int, max_display: int = 10) -> Fi
     fig = plt.gcf()
     fig.suptitle(f"Customer {expl.ids[row]}: contributions to the log-odds of churn")
     return fig
+
+
+def _show(value) -> str:
+    """A feature value as the waterfall's label shows it ('missing' for NaN/NA)."""
+    if pd.isna(value):
+        return "missing"
+    return f"{value:.4g}" if isinstance(value, float | np.floating) else str(value)
