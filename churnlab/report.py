@@ -536,19 +536,33 @@ def training_snapshots(table: FeatureTable, month: str, horizon: int = 1) -> lis
     return sorted(s for s in labelled if s <= last)
 
 
-def previous_month_shares(model, table: FeatureTable, month: str) -> dict[str, float]:
+#: customers of last month explained for the driver-change chart (a seeded sample above it).
+PREVIOUS_SAMPLE = 5_000
+
+
+def previous_month_shares(
+    model, table: FeatureTable, month: str, max_rows: int = PREVIOUS_SAMPLE, seed: int = 0
+) -> dict[str, float]:
     """Family shares of the same forward model on last month's snapshot ({} without one).
 
     The report's "change vs previous month" holds the model fixed and explains the customers
     of M-1 with it: a difference then says that the customer base's drivers moved (more open
     tickets, more expired discounts), not that a retrained model weighs things differently.
+    Above ``max_rows`` customers a seeded random sample of that size is explained (family
+    shares of 5,000 customers are within about a percentage point of the full population's).
     """
     from churnlab.explain import explain, family_shares, feature_drivers
 
     previous = shift_month(month, -1)
     if previous not in table.snapshots:
         return {}
-    return family_shares(feature_drivers(explain(model, table.at(previous))))
+    rows = table.at(previous)
+    if len(rows.frame) > max_rows:
+        keep = np.random.default_rng(seed).choice(len(rows.frame), max_rows, replace=False)
+        mask = np.zeros(len(rows.frame), dtype=bool)
+        mask[keep] = True
+        rows = rows.subset(pd.Series(mask, index=rows.frame.index))
+    return family_shares(feature_drivers(explain(model, rows)))
 
 
 def backtest_table(backtest: dict) -> pd.DataFrame:

@@ -259,3 +259,30 @@ def test_recent_snapshots_within_row_budget():
     assert report._recent(table, snaps, 6) == ["2025-02", "2025-03"]
     assert report._recent(table, snaps, 10) == snaps
     assert report._recent(table, snaps, 1) == ["2025-02", "2025-03"]  # never fewer than two
+
+
+def test_previous_month_shares_sampled_close_to_full():
+    from churnlab.model import ChurnModel
+
+    rng = np.random.default_rng(1)
+    parts = []
+    for snap in ["2025-01", "2025-02", "2025-03"]:
+        x = rng.normal(size=3000)
+        z = rng.normal(size=3000)
+        y = (rng.random(3000) < 1 / (1 + np.exp(-(-2.5 + 1.5 * x + 0.5 * z)))).astype(int)
+        parts.append(
+            pd.DataFrame(
+                {"customer_id": [f"c{i}" for i in range(3000)], "snapshot": snap, "churned": y}
+                | {"x": x, "z": z}
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    frame["churned"] = frame["churned"].astype("Int8")
+    table = FeatureTable(frame, {"x": "price", "z": "support"})
+    model = ChurnModel(seed=0).fit(table.at("2025-01"), table.at("2025-02"))
+    full = report.previous_month_shares(model, table, "2025-03", max_rows=10_000)
+    sample = report.previous_month_shares(model, table, "2025-03", max_rows=1000)
+    assert sum(full.values()) == pytest.approx(1) and sum(sample.values()) == pytest.approx(1)
+    assert full["price"] > full["support"]
+    assert sample["price"] == pytest.approx(full["price"], abs=0.05)
+    assert report.previous_month_shares(model, table, "2025-01") == {}
