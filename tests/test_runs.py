@@ -276,3 +276,35 @@ def test_unwritable_parent(tmp_path, monkeypatch):
     with pytest.raises(ChurnlabError, match="not writable"):
         runs.run_report(tmp_path, "2026-10", locked / "deeper" / "out")
     assert not (locked / "deeper").exists()
+
+
+def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
+    from churnlab import cli
+
+    assert (
+        cli.main(
+            [
+                "report",
+                "--data",
+                str(tmp_path / "nope"),
+                "--month",
+                "2026-10",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert "does not exist" in capsys.readouterr().err
+
+    def broken(*args, **kwargs):
+        raise runs.RunFailed("The report notebook failed: cell 7 raised KeyError: 'x'.")
+
+    monkeypatch.setattr(runs, "execute", broken)
+    assert (
+        cli.main(
+            ["report", "--data", str(tmp_path), "--month", "2026-10", "--out", str(tmp_path / "o")]
+        )
+        == 1
+    )
+    assert "cell 7 raised KeyError" in capsys.readouterr().err
