@@ -75,6 +75,11 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
             f"latest complete month is {latest}. Choose a month up to {latest}."
         )
     earliest = shift_month(start, horizon)
+    if chosen < start:
+        raise ChurnlabError(
+            f"Month {chosen} is before the data. {span}: choose a month from {earliest} to "
+            f"{latest}."
+        )
     if chosen < earliest:
         raise ChurnlabError(
             f"Month {chosen} is too early for a report with horizon {horizon}. {span}; a "

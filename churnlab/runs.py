@@ -185,6 +185,21 @@ def check_explain_params(
     }
 
 
+def _check_dataset(params: dict) -> None:
+    """Read and validate the dataset and check the month and churn options against it.
+
+    The notebook does the same; doing it first means a bad dataset or a month outside the
+    data ends in one message (exit 2) before a kernel starts and without an output folder.
+    """
+    from churnlab.contract import read_dataset
+    from churnlab.report import resolve_month, with_fast_bounds
+    from churnlab.snapshots import check_arguments
+
+    dataset = with_fast_bounds(read_dataset(Path(params["data"])))
+    resolve_month(dataset, params["month"], params["horizon"])
+    check_arguments(dataset, None, params["horizon"], params["churn"], params["inactive_days"])
+
+
 def load_table_or_dataset(params: dict):
     """The FeatureTable the explanation notebook works on, from :func:`check_explain_params`.
 
@@ -537,6 +552,7 @@ def run_report(
     params = check_report_params(data, month, horizon, seed, churn, inactive_days)
     data_dir = Path(params["data"]).absolute()
     params["data"] = str(data_dir)
+    _check_dataset(params)
     inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
     return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report")
 
@@ -557,6 +573,8 @@ def run_explain(
     """
     params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
     del params["data"]  # a command-line run always explains a table file
+    # a label, id or families problem is reported now, before a kernel starts
+    load_table_or_dataset(params)
     params["table"] = str(Path(params["table"]).absolute())
     inputs = [("table/" + Path(params["table"]).name, Path(params["table"]))]
     if params["families"]:

@@ -206,8 +206,20 @@ def test_wrong_typed_parameter_fails_in_first_cell(world, tmp_path):
     assert "horizon must be a whole number" in info.value.evalue
 
 
-def test_month_outside_data_is_a_user_error_with_partial_notebook(world):
+def test_month_outside_data_refused_before_the_kernel(world):
     out = world["root"] / "outside"
+    with pytest.raises(ChurnlabError) as info:
+        runs.run_report(world["full"], "2031-01", out)
+    assert info.value.exit_code == 2 and "outside the data" in str(info.value)
+    with pytest.raises(ChurnlabError, match="before the data"):
+        runs.run_report(world["full"], "2020-01", out)
+    assert not out.exists()
+
+
+def test_user_error_inside_the_report_notebook(world, monkeypatch):
+    """A ChurnlabError raised by a cell: exit 2, the partial notebook and error.txt in OUT."""
+    monkeypatch.setattr(runs, "_check_dataset", lambda params: None)  # let the kernel find it
+    out = world["root"] / "inside"
     with pytest.raises(ChurnlabError) as info:
         runs.run_report(world["full"], "2031-01", out)
     assert info.value.exit_code == 2 and "outside the data" in str(info.value)

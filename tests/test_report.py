@@ -137,6 +137,8 @@ def test_latest_complete_month_and_resolve(tiny):
         report.resolve_month(tiny, "2025-05")
     with pytest.raises(ChurnlabError, match="too early.*from 2025-02 to 2025-04"):
         report.resolve_month(tiny, "2025-01")
+    with pytest.raises(ChurnlabError, match="before the data.*from 2025-02 to 2025-04"):
+        report.resolve_month(tiny, "2024-12")
     assert report.resolve_month(tiny, "2025-03", horizon=2) == "2025-03"
     with pytest.raises(ChurnlabError, match="horizon 2"):
         report.resolve_month(tiny, "2025-02", horizon=2)
