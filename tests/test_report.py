@@ -188,6 +188,8 @@ def test_feature_drift_flags_shifted_feature():
     assert drift["feature"].iloc[0] == "shifted" and drift["flagged"].iloc[0]
     assert drift["family"].iloc[0] == "price"
     assert not drift.set_index("feature").loc[["stable", "plan"], "flagged"].any()
+    sampled = report.feature_drift(table, "2025-02", ["2025-01"], max_rows=300).set_index("feature")
+    assert sampled.loc["shifted", "flagged"] and not sampled.loc["stable", "flagged"]
 
 
 def test_quality_warning():
