@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from churnlab.dataset import Dataset
 from churnlab.snapshots import check_arguments, open_engine
-from churnlab.sql import FAMILIES, Family, Feature, Schema, family_query, quote
+from churnlab.sql import FAMILIES, Family, Feature, Schema, family_query
 from churnlab.sql.profile import attribute_names
 from churnlab.table import FeatureTable
 
@@ -73,30 +76,29 @@ def build_feature_table(
     plan = feature_plan(dataset)
     con = open_engine(dataset, months, horizon, churn, inactive_days)
     try:
+        keys = _fetch_in_order(con, "SELECT rid, customer_id, snapshot, churned FROM pop")
+        out = {
+            "customer_id": keys.column("customer_id").to_pandas().astype("string"),
+            "snapshot": keys.column("snapshot").to_pandas().astype("string"),
+            "churned": keys.column("churned").to_pandas().astype("Int8"),
+        }
+        families: dict[str, str] = {}
         for family, features in plan:
-            if features:
-                sql = family_query(family, schema, features)
-                con.execute(f"CREATE TEMP TABLE {quote('f_' + family.name)} AS {sql}")
-        frame = con.sql(_assemble_sql(plan)).df()
+            if not features:
+                continue
+            result = _fetch_in_order(con, family_query(family, schema, features))
+            for feature in features:
+                col = result.column(feature.name)
+                if feature.unit == "category":
+                    out[feature.name] = col.to_pandas().astype("string")
+                else:
+                    out[feature.name] = pd.Series(col.to_numpy(), dtype="float64")
+                families[feature.name] = family.name
     finally:
         con.close()
-
-    families: dict[str, str] = {}
-    out = {
-        "customer_id": frame["customer_id"].astype("string"),
-        "snapshot": frame["snapshot"].astype("string"),
-        "churned": frame["churned"].astype("Int8"),
-    }
-    for family, features in plan:
-        for feature in features:
-            col = frame[feature.name]
-            out[feature.name] = (
-                col.astype("string") if feature.unit == "category" else col.astype("float64")
-            )
-            families[feature.name] = family.name
     segment = "profile_" + attribute_names(schema).get("segment", "")
     return FeatureTable(
-        frame=pd.DataFrame(out),
+        frame=pd.DataFrame(out, copy=False),
         families=families,
         id_col="customer_id",
         label_col="churned",
@@ -112,18 +114,15 @@ def build_feature_table(
     )
 
 
-def _assemble_sql(plan: list[tuple[Family, list[Feature]]]) -> str:
-    """Population and labels joined with every family's result, sorted."""
-    cols, joins = ["p.customer_id", "p.snapshot", "p.churned"], []
-    for family, features in plan:
-        if not features:
-            continue
-        alias = quote("f_" + family.name)
-        cols += [f"{alias}.{quote(f.name)}" for f in features]
-        joins.append(
-            f"LEFT JOIN {alias} ON {alias}.customer_id = p.customer_id "
-            f"AND {alias}.snapshot = p.snapshot"
-        )
-    return (
-        f"SELECT {', '.join(cols)} FROM pop p {' '.join(joins)} ORDER BY p.snapshot, p.customer_id"
-    )
+def _fetch_in_order(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """Run ``sql`` (which returns the population's ``rid``) and put its rows in ``rid`` order.
+
+    Family results come back in any order (the engine runs in parallel); ``rid`` is a
+    permutation of 0..n-1, so one inverse permutation lines every family up with the
+    population without a join.
+    """
+    table = con.sql(sql).arrow().read_all()
+    rid = table.column("rid").to_numpy()
+    order = np.empty(len(rid), dtype=np.int64)
+    order[rid] = np.arange(len(rid))
+    return table.drop_columns(["rid"]).take(order)

@@ -26,7 +26,7 @@ from churnlab.months import month_cutoff, month_of, month_range, parse_month, sh
 CHURN_KINDS = ("cancellation", "inactivity")
 
 _CANCELLATION_SQL = """
-SELECT c.customer_id, s.snapshot, s.cutoff,
+SELECT c.customer_id, s.sid, s.snapshot, s.cutoff,
   CAST(CASE WHEN s.labelled THEN
     CASE WHEN c.churn_date < s.window_end THEN 1 ELSE 0 END END AS TINYINT) AS churned
 FROM customers c JOIN snaps s ON c.signup_date < s.cutoff
@@ -34,19 +34,19 @@ WHERE c.churn_date IS NULL OR c.churn_date >= s.cutoff"""
 
 _INACTIVITY_SQL = """
 WITH active AS (
-  SELECT DISTINCT u.customer_id, s.snapshot
+  SELECT DISTINCT u.customer_id, s.sid
   FROM usage u JOIN snaps s
     ON u.date >= s.cutoff - INTERVAL {days} DAY AND u.date < s.cutoff
 ), later AS (
-  SELECT DISTINCT u.customer_id, s.snapshot
+  SELECT DISTINCT u.customer_id, s.sid
   FROM usage u JOIN snaps s ON u.date >= s.cutoff AND u.date < s.window_end
 )
-SELECT a.customer_id, a.snapshot, s.cutoff,
+SELECT a.customer_id, s.sid, s.snapshot, s.cutoff,
   CAST(CASE WHEN s.labelled THEN
     CASE WHEN l.customer_id IS NULL THEN 1 ELSE 0 END END AS TINYINT) AS churned
-FROM active a JOIN snaps s ON s.snapshot = a.snapshot
+FROM active a JOIN snaps s ON s.sid = a.sid
 JOIN customers c ON c.customer_id = a.customer_id
-LEFT JOIN later l ON l.customer_id = a.customer_id AND l.snapshot = a.snapshot"""
+LEFT JOIN later l ON l.customer_id = a.customer_id AND l.sid = a.sid"""
 
 
 def default_months(dataset: Dataset) -> list[str]:
@@ -109,13 +109,15 @@ def check_arguments(
 
 
 def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd.DataFrame:
-    """One row per snapshot: ``snapshot``, ``cutoff``, ``window_end`` (cutoff + horizon
-    months) and ``labelled`` (the data reaches the window's last day)."""
+    """One row per snapshot: ``sid`` (its position), ``snapshot``, ``cutoff``,
+    ``window_end`` (cutoff + horizon months) and ``labelled`` (the data reaches the window's
+    last day). ``months`` must be sorted."""
     cutoffs = [month_cutoff(m) for m in months]
     ends = [month_cutoff(shift_month(m, horizon)) for m in months]
     last_day = [e - pd.Timedelta(days=1) for e in ends]
     return pd.DataFrame(
         {
+            "sid": pd.Series(range(len(months)), dtype="int32"),
             "snapshot": pd.Series(list(months), dtype="string"),
             "cutoff": pd.to_datetime(cutoffs).astype("datetime64[us]"),
             "window_end": pd.to_datetime(ends).astype("datetime64[us]"),
@@ -133,8 +135,9 @@ def open_engine(
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the dataset's tables, ``snaps`` and ``pop`` in it.
 
-    ``pop`` holds ``customer_id, snapshot, cutoff, churned``: the population of every
-    snapshot with its label. Arguments must have passed :func:`check_arguments`.
+    ``pop`` holds ``customer_id, sid, snapshot, cutoff, churned`` and ``rid``: the population
+    of every snapshot with its label, ``rid`` numbering the rows in snapshot-then-customer
+    order. Arguments must have passed :func:`check_arguments`.
     """
     con = duckdb.connect()
     # insertion order of intermediate results does not matter: every result is sorted at the end
@@ -144,7 +147,11 @@ def open_engine(
     con.register("snaps_frame", snapshots_frame(dataset, months, horizon))
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
     sql = _CANCELLATION_SQL if churn == "cancellation" else _INACTIVITY_SQL
-    con.execute(f"CREATE TEMP TABLE pop AS {sql.format(days=int(inactive_days))}")
+    con.execute(
+        "CREATE TEMP TABLE pop AS SELECT *, "
+        "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
+        f"FROM ({sql.format(days=int(inactive_days))}) x"
+    )
     return con
 
 
@@ -167,9 +174,7 @@ def snapshot_labels(
     months = check_arguments(dataset, months, horizon, churn, inactive_days)
     con = open_engine(dataset, months, horizon, churn, inactive_days)
     try:
-        frame = con.sql(
-            "SELECT customer_id, snapshot, churned FROM pop ORDER BY snapshot, customer_id"
-        ).df()
+        frame = con.sql("SELECT customer_id, snapshot, churned FROM pop ORDER BY rid").df()
     finally:
         con.close()
     return pd.DataFrame(

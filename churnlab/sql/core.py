@@ -2,12 +2,14 @@
 
 Every family is a :class:`Family`: the table it reads, a ``base`` function that writes the
 family's SQL (common table expressions ending in one aggregate ``agg`` keyed by
-``customer_id, snapshot``) and its :class:`Feature` list. A feature is one SQL expression over
-``agg`` (alias ``a``) and the population (alias ``p``: ``customer_id, snapshot, cutoff``),
+``customer_id, sid``) and its :class:`Feature` list. A feature is one SQL expression over
+``agg`` (alias ``a``) and the population (alias ``p``: ``customer_id, sid, cutoff``),
 next to its registry entry (family, unit, description, reason template). Adding a feature is
 one :class:`Feature` line here (plus an aggregate column in ``base`` when it needs a new one).
 
-Point in time: every query reads the ``snaps`` table (``snapshot, cutoff``) and joins events
+Snapshots are keyed by ``sid``, their position in month order (a small integer joins faster
+than the 'YYYY-MM' text). Point in time: every query reads the ``snaps`` table (``sid,
+cutoff``) and joins events
 to it with ``event_ts < cutoff`` (and a lower bound for windowed features), so nothing dated at
 or after a snapshot's cutoff can reach that snapshot. "State as of the cutoff" (the current
 billing period, the last active day) uses each row's validity interval ``[ts, next_ts)``
@@ -109,6 +111,9 @@ def quote(name: str) -> str:
 def family_query(family: Family, schema: Schema, features: list[Feature]) -> str:
     """The full query of one family: one row per population row, one column per feature.
 
+    Rows are identified by the population's row number ``rid`` (its position in the
+    snapshot-then-customer order), so the families' results line up without another join.
+
     Features whose unit is ``category`` stay text; every other feature is a DOUBLE.
     """
     select = ",\n  ".join(
@@ -117,6 +122,6 @@ def family_query(family: Family, schema: Schema, features: list[Feature]) -> str
     )
     return (
         f"{family.base(schema)}\n"
-        f"SELECT p.customer_id, p.snapshot,\n  {select}\n"
-        "FROM pop p LEFT JOIN agg a ON a.customer_id = p.customer_id AND a.snapshot = p.snapshot"
+        f"SELECT p.rid,\n  {select}\n"
+        "FROM pop p LEFT JOIN agg a ON a.customer_id = p.customer_id AND a.sid = p.sid"
     )

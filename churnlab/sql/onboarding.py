@@ -13,24 +13,24 @@ def _onboarding_base(schema: Schema) -> str:
   SELECT customer_id, step, min(completed_at) AS done_at FROM onboarding
   GROUP BY customer_id, step
 ), steps AS (
-  SELECT s.snapshot, count(x.step) AS n_steps
+  SELECT s.sid, count(x.step) AS n_steps
   FROM snaps s LEFT JOIN (SELECT step, min(done_at) AS seen_at FROM first_done GROUP BY step) x
     ON x.seen_at < s.cutoff
-  GROUP BY s.snapshot
+  GROUP BY s.sid
 ), done AS (
-  SELECT f.customer_id, s.snapshot,
+  SELECT f.customer_id, s.sid,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 7 DAY THEN 1 ELSE 0 END) AS d7,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 14 DAY THEN 1 ELSE 0 END) AS d14,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 30 DAY THEN 1 ELSE 0 END) AS d30,
     count(*) AS n_done, max(f.done_at) AS last_done, min(c.signup_date) AS signup_date
   FROM first_done f JOIN snaps s ON f.done_at < s.cutoff
   JOIN customers c ON c.customer_id = f.customer_id
-  GROUP BY f.customer_id, s.snapshot
+  GROUP BY f.customer_id, s.sid
 ), agg AS (
-  SELECT p.customer_id, p.snapshot, k.n_steps, d.d7, d.d14, d.d30, d.n_done, d.last_done,
+  SELECT p.customer_id, p.sid, k.n_steps, d.d7, d.d14, d.d30, d.n_done, d.last_done,
          d.signup_date
-  FROM pop p JOIN steps k ON k.snapshot = p.snapshot
-  LEFT JOIN done d ON d.customer_id = p.customer_id AND d.snapshot = p.snapshot
+  FROM pop p JOIN steps k ON k.sid = p.sid
+  LEFT JOIN done d ON d.customer_id = p.customer_id AND d.sid = p.sid
 )"""
 
 

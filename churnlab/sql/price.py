@@ -38,15 +38,15 @@ def _price_base(schema: Schema) -> str:
   FROM b1 WINDOW w AS (PARTITION BY customer_id ORDER BY {order}
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ), points AS (
-  SELECT snapshot, cutoff, 0 AS lag_months, cutoff AS at FROM snaps
-  UNION ALL SELECT snapshot, cutoff, 3, cutoff - INTERVAL 3 MONTH FROM snaps
-  UNION ALL SELECT snapshot, cutoff, 6, cutoff - INTERVAL 6 MONTH FROM snaps
+  SELECT sid, cutoff, 0 AS lag_months, cutoff AS at FROM snaps
+  UNION ALL SELECT sid, cutoff, 3, cutoff - INTERVAL 3 MONTH FROM snaps
+  UNION ALL SELECT sid, cutoff, 6, cutoff - INTERVAL 6 MONTH FROM snaps
 ), state AS (
   -- the latest billing period starting before each point (cutoff, 3 and 6 months earlier)
-  SELECT b.*, t.snapshot, t.lag_months
+  SELECT b.*, t.sid, t.lag_months
   FROM b2 b JOIN points t ON b.period_start < t.at AND b.next_start >= t.at
 ), agg0 AS (
-  SELECT customer_id, snapshot,
+  SELECT customer_id, sid,
     max(CASE WHEN lag_months = 0 THEN amount END) AS amount,
     max(CASE WHEN lag_months = 3 THEN amount END) AS amount_3m,
     max(CASE WHEN lag_months = 6 THEN amount END) AS amount_6m,
@@ -59,18 +59,18 @@ def _price_base(schema: Schema) -> str:
     max(CASE WHEN lag_months = 6 THEN cum_unpaid END) AS cum_unpaid_6m,
     max(CASE WHEN lag_months = 0 THEN last_increase END) AS last_increase,
     max(CASE WHEN lag_months = 0 THEN last_discount_end END) AS last_discount_end
-  FROM state GROUP BY customer_id, snapshot
+  FROM state GROUP BY customer_id, sid
 ), agg1 AS (
   -- plan: the billed plan, else the customer's plan; '' groups customers without a plan
   SELECT a.*, coalesce(a.plan, {customer_plan}, '') AS plan_key
-  FROM pop p JOIN agg0 a ON a.customer_id = p.customer_id AND a.snapshot = p.snapshot
+  FROM pop p JOIN agg0 a ON a.customer_id = p.customer_id AND a.sid = p.sid
   LEFT JOIN customers c ON c.customer_id = a.customer_id
 ), medians AS (
-  SELECT snapshot, plan_key, median(amount) AS plan_median
-  FROM agg1 GROUP BY snapshot, plan_key
+  SELECT sid, plan_key, median(amount) AS plan_median
+  FROM agg1 GROUP BY sid, plan_key
 ), agg AS (
   SELECT a.*, m.plan_median FROM agg1 a
-  JOIN medians m ON m.snapshot = a.snapshot AND m.plan_key = a.plan_key
+  JOIN medians m ON m.sid = a.sid AND m.plan_key = a.plan_key
 )"""
 
 

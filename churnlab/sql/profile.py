@@ -13,7 +13,7 @@ DAYS_PER_MONTH = 30.4375
 def _profile_base(schema: Schema) -> str:
     cols = "".join(f", c.{quote(col)}" for col in attribute_names(schema))
     return f"""WITH agg AS (
-  SELECT p.customer_id, p.snapshot, c.signup_date{cols}
+  SELECT p.customer_id, p.sid, c.signup_date{cols}
   FROM pop p JOIN customers c ON c.customer_id = p.customer_id
 )"""
 

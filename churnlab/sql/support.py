@@ -18,7 +18,7 @@ def _support_base(schema: Schema) -> str:
          {escalated} AS escalated
   FROM tickets
 ), agg AS (
-  SELECT t.customer_id, s.snapshot,
+  SELECT t.customer_id, s.sid,
     sum(CASE WHEN t.opened_at >= s.cutoff - INTERVAL 30 DAY THEN 1 ELSE 0 END) AS n30,
     sum(CASE WHEN t.opened_at >= s.cutoff - INTERVAL 90 DAY THEN 1 ELSE 0 END) AS n90,
     sum(CASE WHEN t.resolved_at IS NULL OR t.resolved_at >= s.cutoff THEN 1 ELSE 0 END)
@@ -36,7 +36,7 @@ def _support_base(schema: Schema) -> str:
       AS escalations,
     max(t.opened_at) AS last_opened
   FROM t JOIN snaps s ON t.opened_at < s.cutoff
-  GROUP BY t.customer_id, s.snapshot
+  GROUP BY t.customer_id, s.sid
 )"""
 
 

@@ -7,12 +7,12 @@ from churnlab.sql.core import Family, Feature, Schema
 
 def _voc_base(schema: Schema) -> str:
     return """WITH agg AS (
-  SELECT f.customer_id, s.snapshot, count(*) AS n, avg(f.score) AS mean_score,
+  SELECT f.customer_id, s.sid, count(*) AS n, avg(f.score) AS mean_score,
     -- the latest answer; ties on the instant resolved by the score itself
     max({'at': f.responded_at, 'score': f.score}).score AS last_score,
     max(f.responded_at) AS last_at
   FROM feedback f JOIN snaps s ON f.responded_at < s.cutoff
-  GROUP BY f.customer_id, s.snapshot
+  GROUP BY f.customer_id, s.sid
 )"""
 
 
