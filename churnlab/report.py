@@ -17,11 +17,9 @@ horizon, because a KPI is about what happened *in* M):
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
-from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -87,39 +85,6 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
             f"known by the end of the month. Choose a month from {earliest} to {latest}."
         )
     return chosen
-
-
-class _Bounded(Dataset):
-    """A Dataset whose data_start/data_end are computed once, vectorised.
-
-    Snapshot and feature code read ``data_end`` once per snapshot month; Dataset computes it
-    by iterating every timestamp in Python, which costs seconds per call on a large usage
-    table. ``as_of`` returns a new instance, so the cache never outlives its tables.
-    """
-
-    def _bound(self, pick: str) -> pd.Timestamp:
-        values = [
-            getattr(frame[col], pick)()
-            for name, frame in self.tables.items()
-            for col in DATE_COLUMNS.get(name, ())
-            if col in frame.columns and frame[col].notna().any()
-        ]
-        if not values:
-            raise ValueError("dataset has no dates")
-        return pd.Timestamp(max(values) if pick == "max" else min(values))
-
-    @functools.cached_property
-    def data_start(self) -> pd.Timestamp:
-        return self._bound("min")
-
-    @functools.cached_property
-    def data_end(self) -> pd.Timestamp:
-        return self._bound("max")
-
-
-def with_fast_bounds(dataset: Dataset) -> Dataset:
-    """The same dataset (same tables, same answers) with cheap ``data_start``/``data_end``."""
-    return _Bounded(**{f.name: getattr(dataset, f.name) for f in fields(dataset)})
 
 
 # --- churn KPIs, trend, cohorts -------------------------------------------------------------

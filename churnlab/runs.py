@@ -192,10 +192,10 @@ def _check_dataset(params: dict) -> None:
     data ends in one message (exit 2) before a kernel starts and without an output folder.
     """
     from churnlab.contract import read_dataset
-    from churnlab.report import resolve_month, with_fast_bounds
+    from churnlab.report import resolve_month
     from churnlab.snapshots import check_arguments
 
-    dataset = with_fast_bounds(read_dataset(Path(params["data"])))
+    dataset = read_dataset(Path(params["data"]))
     resolve_month(dataset, params["month"], params["horizon"])
     check_arguments(dataset, None, params["horizon"], params["churn"], params["inactive_days"])
 
@@ -214,9 +214,8 @@ def load_table_or_dataset(params: dict):
         )
     from churnlab.contract import read_dataset
     from churnlab.features import build_feature_table
-    from churnlab.report import with_fast_bounds
 
-    return build_feature_table(with_fast_bounds(read_dataset(params["data"])))
+    return build_feature_table(read_dataset(params["data"]))
 
 
 # --- small public helpers -------------------------------------------------------------------
@@ -552,6 +551,7 @@ def run_report(
     params = check_report_params(data, month, horizon, seed, churn, inactive_days)
     data_dir = Path(params["data"]).absolute()
     params["data"] = str(data_dir)
+    _check_out(out, force)  # the cheap checks first: an existing OUT is refused at once
     _check_dataset(params)
     inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
     return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report")
@@ -573,6 +573,7 @@ def run_explain(
     """
     params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
     del params["data"]  # a command-line run always explains a table file
+    _check_out(out, force)
     # a label, id or families problem is reported now, before a kernel starts
     load_table_or_dataset(params)
     params["table"] = str(Path(params["table"]).absolute())

@@ -240,15 +240,6 @@ def test_at_risk_order_and_reasons():
     ]
 
 
-def test_fast_bounds_same_answers(tiny):
-    fast = report.with_fast_bounds(tiny)
-    assert fast.data_end == tiny.data_end == pd.Timestamp("2025-04-30")
-    assert fast.data_start == tiny.data_start == pd.Timestamp("2025-01-10")
-    cut = fast.as_of(pd.Timestamp("2025-03-01"))  # a new instance: the bounds are recomputed
-    assert cut.data_end == tiny.as_of(pd.Timestamp("2025-03-01")).data_end
-    assert cut.data_end < fast.data_end and cut.tables.keys() == tiny.tables.keys()
-
-
 def test_recent_snapshots_within_row_budget():
     frame = pd.DataFrame(
         {

@@ -264,6 +264,9 @@ def test_run_report_checks_before_kernel(tmp_path):
         runs.run_report(tmp_path, "2026-10", tmp_path / "out")
     with pytest.raises(ChurnlabError, match="table"):
         runs.run_explain(tmp_path / "t.csv", "id", "y", tmp_path / "out2")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ChurnlabError, match="customers"):  # not a dataset: no kernel, no OUT
+        runs.run_report(tmp_path / "empty", "2026-10", tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
 
 
@@ -301,6 +304,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
         raise runs.RunFailed("The report notebook failed: cell 7 raised KeyError: 'x'.")
 
     monkeypatch.setattr(runs, "execute", broken)
+    monkeypatch.setattr(runs, "_check_dataset", lambda params: None)  # tmp_path is no dataset
     assert (
         cli.main(
             ["report", "--data", str(tmp_path), "--month", "2026-10", "--out", str(tmp_path / "o")]
