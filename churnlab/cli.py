@@ -9,6 +9,7 @@ its exit code (2 for bad input). Heavy imports happen inside the commands so tha
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--families", type=Path, metavar="FILE", help="with --table")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument(
+        "--params",
+        default=None,
+        metavar="JSON",
+        help="parameter sets to compare, a JSON list such as '[{}, {\"max_depth\": 6}]'",
+    )
     p.add_argument("--no-ablation", action="store_true", help="skip the family ablations")
     p.add_argument("--force", action="store_true")
     return parser
@@ -192,10 +199,29 @@ def _parse_seeds(text: str) -> list[int]:
         ) from None
 
 
+def _parse_param_sets(text: str | None) -> list[dict] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ChurnlabError(
+            f"--params must be a JSON list of parameter sets such as "
+            f"'[{{}}, {{\"max_depth\": 6}}]'; {text!r} is not valid JSON ({err.msg})."
+        ) from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ChurnlabError(
+            f"--params must be a JSON list of objects such as '[{{}}, {{\"max_depth\": 6}}]'; "
+            f"got {text!r}."
+        )
+    return value
+
+
 def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.table is not None and (args.id_col is None or args.label_col is None):
         raise ChurnlabError("experiment --table needs --id COL and --label COL.")
     seeds = _parse_seeds(args.seeds)
+    param_sets = _parse_param_sets(args.params)
     from churnlab import runs
 
     html = runs.run_experiment(
@@ -206,6 +232,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         families=args.families,
         out=args.out,
         seeds=seeds,
+        param_sets=param_sets,
         ablate=not args.no_ablation,
         force=args.force,
     )

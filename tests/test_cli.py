@@ -80,3 +80,31 @@ def test_console_script_is_installed():
     assert done.returncode == 0
     for command in ("demo", "synth", "validate", "report", "explain", "experiment"):
         assert command in done.stdout
+
+
+@pytest.mark.parametrize("text", ["[{max_depth: 3}]", '{"max_depth": 3}', "[1, 2]"])
+def test_experiment_params_must_be_a_json_list_of_objects(capsys, text):
+    code, _, err = run_main(capsys, "experiment", "--data", "d", "--out", "o", "--params", text)
+    assert code == 2
+    assert "--params must be a JSON list" in err
+    assert "Traceback" not in err
+
+
+def test_experiment_params_reach_the_run(capsys, monkeypatch):
+    from churnlab import runs
+
+    seen = {}
+
+    def fake_run_experiment(**kwargs):
+        seen.update(kwargs)
+        return "x.html"
+
+    monkeypatch.setattr(runs, "run_experiment", fake_run_experiment)
+    code, out, _ = run_main(
+        capsys,
+        "experiment", "--data", "d", "--out", "o", "--seeds", "3,4",
+        "--params", '[{}, {"max_depth": 6}]', "--no-ablation",
+    )  # fmt: skip
+    assert code == 0
+    assert seen["param_sets"] == [{}, {"max_depth": 6}]
+    assert seen["seeds"] == [3, 4] and seen["ablate"] is False
