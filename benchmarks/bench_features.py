@@ -17,6 +17,7 @@ With no folder it writes a small synthetic dataset (``churnlab.synth``) under
 from __future__ import annotations
 
 import argparse
+import logging
 import resource
 import time
 from pathlib import Path
@@ -65,6 +66,9 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, help="dataset folder (Parquet)")
     parser.add_argument("--snapshots", type=int, default=12)
     args = parser.parse_args()
+    # per-family timings from build_feature_table
+    logging.basicConfig(format="  %(name)s: %(message)s")
+    logging.getLogger("churnlab.features").setLevel(logging.DEBUG)
     folder = args.folder
     if folder is None:
         from churnlab.synth import synthesize

@@ -112,6 +112,7 @@ def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd
     """One row per snapshot: ``sid`` (its position), ``snapshot``, ``cutoff``,
     ``window_end`` (cutoff + horizon months) and ``labelled`` (the data reaches the window's
     last day). ``months`` must be sorted."""
+    data_end = dataset.data_end  # scans every date column: once, not once per month
     cutoffs = [month_cutoff(m) for m in months]
     ends = [month_cutoff(shift_month(m, horizon)) for m in months]
     last_day = [e - pd.Timedelta(days=1) for e in ends]
@@ -121,7 +122,7 @@ def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd
             "snapshot": pd.Series(list(months), dtype="string"),
             "cutoff": pd.to_datetime(cutoffs).astype("datetime64[us]"),
             "window_end": pd.to_datetime(ends).astype("datetime64[us]"),
-            "labelled": [dataset.data_end >= d for d in last_day],
+            "labelled": [data_end >= d for d in last_day],
         }
     )
 

@@ -360,3 +360,11 @@ def test_feature_spec_patterns_and_generic_entries():
     assert feature_spec("profile_region_name").family == "profile"
     other = feature_spec("services_count")
     assert (other.family, other.template) == ("other", "{feature} = {value}")
+
+
+def test_attribute_names_that_clash_with_internal_columns():
+    t = {"customers": tables()["customers"].assign(sid=["x", "y", "z", "w"], cutoff=1.0)}
+    ft = build_feature_table(dataset_from_frames(t), ["2025-03"])
+    assert value(ft, "B", "profile_sid") == "y"
+    assert value(ft, "B", "profile_cutoff") == 1.0
+    assert value(ft, "B", "profile_plan") == "pro"

@@ -11,7 +11,8 @@ DAYS_PER_MONTH = 30.4375
 
 
 def _profile_base(schema: Schema) -> str:
-    cols = "".join(f", c.{quote(col)}" for col in attribute_names(schema))
+    # attributes under positional aliases: a column called, say, 'sid' cannot clash
+    cols = "".join(f", c.{quote(col)} AS attr{i}" for i, col in enumerate(attribute_names(schema)))
     return f"""WITH agg AS (
   SELECT p.customer_id, p.sid, c.signup_date{cols}
   FROM pop p JOIN customers c ON c.customer_id = p.customer_id
@@ -53,7 +54,7 @@ PROFILE = Family(
     patterns=(
         Feature(
             "profile_{col}",
-            "a.{q}",
+            "a.attr{i}",
             "{kind}",
             "customer attribute {col!r} (static, known at signup)",
             "{col} = {{value:g}}",
