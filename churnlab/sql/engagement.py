@@ -15,25 +15,29 @@ def _engagement_base(schema: Schema) -> str:
     for i, col in enumerate(_metrics(schema)):
         c = f"u.{quote(col)}"
         sums.append(
-            f"sum(CASE WHEN u.date >= s.cutoff - INTERVAL 30 DAY THEN {c} END) AS m{i}_30,\n"
+            f"sum(CASE WHEN u.date >= s.from_30 THEN {c} END) AS m{i}_30,\n"
             f"    sum({c}) AS m{i}_90,\n"
-            f"    sum(CASE WHEN u.date >= s.cutoff - INTERVAL 60 DAY\n"
-            f"              AND u.date < s.cutoff - INTERVAL 30 DAY THEN {c} END) AS m{i}_prev,"
+            f"    sum(CASE WHEN u.date >= s.from_60 AND u.date < s.from_30 THEN {c} END)"
+            f" AS m{i}_prev,"
         )
     sums_sql = "\n    ".join(sums)
     win_cols = "".join(f"w.m{i}_30, w.m{i}_90, w.m{i}_prev, " for i in range(len(_metrics(schema))))
     # Windowed sums join only the last 90 days to each snapshot. The last active day is
     # "state as of the cutoff": one row per customer and active month, valid until the next
     # active month, joined to the snapshots it is the latest month for.
-    return f"""WITH win AS (
+    return f"""WITH s AS (
+  -- window starts computed once per snapshot rather than once per usage row
+  SELECT sid, cutoff, cutoff - INTERVAL 30 DAY AS from_30, cutoff - INTERVAL 60 DAY AS from_60,
+         cutoff - INTERVAL 90 DAY AS from_90
+  FROM snaps
+), win AS (
   SELECT u.customer_id, s.sid,
     {sums_sql}
     -- distinct active days as bits of a 30-bit mask: as exact as count(DISTINCT date) when
     -- a day has several rows, without the cost of a distinct aggregate
-    bit_count(bit_or(CASE WHEN u.date >= s.cutoff - INTERVAL 30 DAY
-      THEN CAST(1 AS BIGINT) << date_diff('day', s.cutoff - INTERVAL 30 DAY, u.date) END))
-      AS active_30
-  FROM usage u JOIN snaps s ON u.date >= s.cutoff - INTERVAL 90 DAY AND u.date < s.cutoff
+    bit_count(bit_or(CASE WHEN u.date >= s.from_30
+      THEN CAST(1 AS BIGINT) << date_diff('day', s.from_30, u.date) END)) AS active_30
+  FROM usage u JOIN s ON u.date >= s.from_90 AND u.date < s.cutoff
   GROUP BY u.customer_id, s.sid
 ), months AS (
   SELECT customer_id, month_start, last_date,
