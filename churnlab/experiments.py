@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.errors import ChurnlabError
-from churnlab.report import jsonable
+from churnlab.outputs import jsonable
 from churnlab.table import FeatureTable
 
 #: model parameters an experiment may vary (passed to XGBoost on top of the defaults).

@@ -20,7 +20,7 @@ import papermill
 import pytest
 import yaml
 from papermill.exceptions import PapermillExecutionError
-from test_runs import network_loads
+from test_execute import network_loads
 
 from churnlab import runs
 from churnlab.contract import read_dataset

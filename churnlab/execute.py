@@ -1,0 +1,226 @@
+"""Execute a notebook into an atomic output folder and write its report.html and manifest.json.
+
+The notebook runs through papermill inside a temporary sibling folder ``OUT.partial-<pid>``.
+Only a run that finished is renamed to ``OUT`` (with ``force``, the old folder is replaced
+after success), so ``OUT`` never looks complete when it is not:
+
+- a cell that raises leaves ``OUT`` holding the partly executed ``report.ipynb`` and an
+  ``error.txt`` (no ``report.html``, no result files); a ChurnlabError raised in the kernel
+  becomes a ChurnlabError here (exit 2), anything else a :class:`RunFailed` (exit 1);
+- Ctrl-C removes the partial folder; a dead kernel is a :class:`RunFailed` like a failed cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from churnlab.errors import ChurnlabError
+from churnlab.manifest import REPO_DIR, fingerprint, git_commit, input_files, package_versions
+from churnlab.rendering import render_html
+
+#: files whose presence would make a folder look like a finished run
+RESULT_FILES = ("report.html", "metrics.json", "drivers.csv", "scores.csv", "manifest.json")
+
+
+class RunFailed(ChurnlabError):
+    """A notebook cell failed with an error that is not a user mistake (or the kernel died).
+
+    The CLI prints the message (which cell, which error, where the partial notebook is) and
+    exits with code 1, which tells a scheduler "churnlab or its environment failed" rather
+    than "your input is wrong" (exit 2).
+    """
+
+    exit_code = 1
+
+
+# --- output folders -------------------------------------------------------------------------
+
+
+def check_out(out: Path, force: bool) -> Path:
+    """``out`` as an absolute path that a run may create, its parent folder made.
+
+    Raises :class:`ChurnlabError` when ``out`` is a file, already exists without ``force``, or
+    lies in a folder the user cannot write to; the ``run_*`` commands call it before anything
+    slow so that such a mistake is reported at once.
+    """
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir():
+        raise ChurnlabError(f"--out {str(out)!r} is a file; give a folder path for the results.")
+    if out.exists() and not force:
+        raise ChurnlabError(
+            f"The output folder {str(out)!r} already exists; churnlab does not overwrite a "
+            "report. Choose another --out, or pass --force to replace it (the old folder is "
+            "replaced only when the new run succeeds)."
+        )
+    anchor = out.parent
+    while not anchor.exists():
+        anchor = anchor.parent
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise ChurnlabError(
+            f"Cannot write the output folder {str(out)!r}: {str(anchor)!r} is not writable. "
+            "Choose an --out in a folder you can write to."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _replace_dir(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target``; an existing ``target`` is removed only once this works."""
+    if not target.exists():
+        source.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    target.rename(old)
+    source.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failure(partial: Path, out: Path, notebook_name: str, message: str) -> Path:
+    """Strip a failed run to its notebook plus error.txt and move it where the user looks."""
+    for child in partial.iterdir():
+        if child.name == notebook_name:
+            continue
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (partial / "error.txt").write_text(message + "\n", encoding="utf-8")
+    # an existing complete report (--force) is kept: a failure never replaces a success
+    target = out if not out.exists() else out.with_name(out.name + ".failed")
+    if target != out:
+        shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def _error_message(err: Exception) -> tuple[str, str]:
+    """(ename, one-paragraph description) of a papermill execution error."""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    cell = getattr(err, "cell_index", None)
+    count = getattr(err, "exec_count", None)
+    source = (getattr(err, "source", "") or "").strip().splitlines()
+    where = f"cell {cell} of the executed notebook" if cell is not None else "a cell"
+    if count is not None:
+        where += f" (In [{count}])"
+    first = f", starting `{source[0][:80]}`" if source else ""
+    return ename, f"{where}{first} raised {ename}: {evalue}"
+
+
+# --- execution ------------------------------------------------------------------------------
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (stable across clones)."""
+    try:
+        return path.resolve().relative_to(REPO_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _say(text: str) -> None:
+    print(f"churnlab: {text}", file=sys.stderr, flush=True)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def execute(
+    notebook: Path,
+    parameters: dict,
+    out: Path,
+    inputs: list[tuple[str, Path]],
+    force: bool = False,
+    command: str = "report",
+) -> Path:
+    """Execute ``notebook`` with ``parameters`` into the folder ``out``; return report.html.
+
+    The run happens in ``OUT.partial-<pid>`` (the kernel's working directory, and the
+    notebook's ``out_dir`` is ``'.'``), then report.html and manifest.json are written and the
+    folder is renamed to ``out``. See the module docstring for failures and interruptions.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out = check_out(out, force)
+    partial = out.with_name(f"{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    executed = partial / "report.ipynb"
+    params = {**parameters, "out_dir": "."}
+    started, clock = _now(), time.perf_counter()
+    _say(f"executing {_shown(notebook)} into {out} ...")
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(partial),
+            progress_bar=False,
+            log_output=False,
+        )
+    except PapermillExecutionError as err:
+        ename, text = _error_message(err)
+        if ename == "KeyboardInterrupt":
+            shutil.rmtree(partial, ignore_errors=True)
+            raise KeyboardInterrupt from None
+        where = _keep_failure(partial, out, executed.name, text)
+        if ename == "ChurnlabError":
+            raise ChurnlabError(
+                f"{err.evalue}\n(The partly executed notebook is {where / executed.name}.)"
+            ) from None
+        raise RunFailed(
+            f"The {command} notebook failed: {text}.\nThe partly executed notebook is "
+            f"{where / executed.name}; error.txt there says the same."
+        ) from None
+    except KeyboardInterrupt:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    except Exception as err:  # the kernel died or could not start: not the user's input
+        text = f"the kernel stopped: {type(err).__name__}: {err}"
+        if executed.exists():
+            where = _keep_failure(partial, out, executed.name, text)
+            detail = f"The partly executed notebook is {where / executed.name}."
+        else:
+            shutil.rmtree(partial, ignore_errors=True)
+            detail = "No notebook was written."
+        raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
+    executed_s = time.perf_counter() - clock
+    try:
+        _say("rendering report.html ...")
+        html_clock = time.perf_counter()
+        render_html(executed, partial / "report.html")
+        html_s = time.perf_counter() - html_clock
+        manifest = {
+            "command": command,
+            "notebook": _shown(notebook),
+            "parameters": {**parameters, "out_dir": str(out)},
+            "inputs": fingerprint(inputs),
+            "versions": package_versions(),
+            "git": git_commit(),
+            "started_at": started,
+            "finished_at": _now(),
+            "duration_seconds": round(time.perf_counter() - clock, 3),
+            "timings_seconds": {"execute": round(executed_s, 3), "html": round(html_s, 3)},
+            "outputs": fingerprint(
+                (p.relative_to(partial).as_posix(), p) for p in input_files(partial)
+            )["files"],
+        }
+        (partial / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+        )
+        _replace_dir(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
+    return out / "report.html"
