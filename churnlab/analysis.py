@@ -242,11 +242,20 @@ def _finish(
     )
 
 
-def _outcome(rows: FeatureTable) -> tuple[int | None, float | None]:
+def _outcome(rows: FeatureTable | None) -> dict:
+    """``active_customers``, ``churned`` and ``churn_rate`` of one population, consistently.
+
+    ``active_customers`` is the population the rate is computed on: the rows whose outcome is
+    known (all rows when none is known yet, and then ``churned``/``churn_rate`` are None), so
+    that ``churn_rate == churned / active_customers`` always holds.
+    """
+    if rows is None:
+        return {"active_customers": 0, "churned": None, "churn_rate": None}
     lab = rows.frame[rows.label_col].dropna()
     if len(lab) == 0:
-        return None, None
-    return int(lab.sum()), float(lab.mean())
+        return {"active_customers": len(rows.frame), "churned": None, "churn_rate": None}
+    churned = int(lab.sum())
+    return {"active_customers": len(lab), "churned": churned, "churn_rate": churned / len(lab)}
 
 
 def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
@@ -275,8 +284,7 @@ def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
         model = _forward_model(table, labelled, seed, notes)
         latest = table.snapshots[-1]
         scored = table.at(latest)
-        churned, rate = _outcome(scored)
-        head = {"month": latest, "active_customers": len(scored.frame)}
+        head = {"month": latest, **_outcome(scored)}
     else:
         lab = table.subset(table.labelled)
         oof = oof_scores(table, seed=seed)
@@ -297,9 +305,8 @@ def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
         )
         model = ChurnModel(seed=seed).fit(table)
         scored = table
-        churned, rate = _outcome(table)
-        head = {"month": None, "active_customers": len(table.frame)}
-    head.update(churned=churned, churn_rate=rate)
+        head = {"month": None, **_outcome(table)}
+    head["scored_customers"] = len(scored.frame)
     return _finish(table, scored, model, bt, head, notes)
 
 
@@ -308,8 +315,10 @@ def analyze_month(
 ) -> AnalysisResult:
     """The monthly report's analysis for ``month`` (see the module docstring for the rules).
 
-    ``churned``/``churn_rate`` are the outcomes of snapshot M-h: customers active at its
-    cutoff who churned in the h months after it (for h = 1: churned during M). Raises
+    ``active_customers``, ``churned`` and ``churn_rate`` describe snapshot M-h: the customers
+    active at its cutoff (for h = 1: at the start of M), how many of them churned in the h
+    months after it, and their ratio; ``scored_customers`` counts the rows of snapshot M that
+    get scores and reasons. Raises
     ChurnlabError when the month is not in the table or no snapshot is labelled by its end.
     """
     if not table.snapshot_col or table.snapshot_col not in table.frame:
@@ -340,13 +349,11 @@ def analyze_month(
         notes.append(f"No backtest: snapshot {b} (M-{horizon}) has no labelled rows.")
     model = _forward_model(table, known_at_end, seed, notes)
     scored = table.at(m)
-    churned, rate = _outcome(table.at(b)) if b in snaps else (None, None)
     head = {
         "month": m,
         "horizon": horizon,
-        "active_customers": len(scored.frame),
-        "churned": churned,
-        "churn_rate": rate,
+        **_outcome(table.at(b) if b in snaps else None),
+        "scored_customers": len(scored.frame),
     }
     return _finish(table, scored, model, bt, head, notes)
 

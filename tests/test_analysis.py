@@ -42,18 +42,21 @@ def test_month_metrics_and_backtest_snapshot(result):
     m = result.metrics
     assert m["month"] == "2025-08" and m["horizon"] == 2
     table = monthly()
-    assert m["active_customers"] == int((table.frame["snapshot"] == "2025-08").sum())
+    assert m["scored_customers"] == int((table.frame["snapshot"] == "2025-08").sum())
+    # the churn rate's population is snapshot M-h (2025-06): active at its cutoff
     b = table.frame[table.frame["snapshot"] == "2025-06"]["churned"]
+    assert m["active_customers"] == len(b) != m["scored_customers"]
     assert m["churned"] == int(b.sum()) and m["churn_rate"] == pytest.approx(b.mean())
+    assert m["churn_rate"] == m["churned"] / m["active_customers"]
     bt = m["backtest"]
     assert bt["snapshot"] == "2025-06" and bt["n"] == len(b)
     assert 0.7 < bt["roc_auc"] <= 1 and bt["lift_top_decile"] > 1
     assert sum(m["driver_shares"].values()) == pytest.approx(1.0)
     assert m["notes"] == []
     # campaign: forward best k from probabilities, backtest best k from what happened
-    assert 0 <= m["best_k"]["k"] <= m["active_customers"]
+    assert 0 <= m["best_k"]["k"] <= m["scored_customers"]
     assert 0 <= m["backtest_best_k"]["k"] <= bt["n"] and m["backtest_best_k"]["profit"] >= 0
-    assert len(result.campaign) == m["active_customers"] + 1
+    assert len(result.campaign) == m["scored_customers"] + 1
     assert set(result.backtest_frame["snapshot"]) == {"2025-06"}
 
 
@@ -128,11 +131,17 @@ def test_analyze_table_with_snapshots_and_without():
     assert r.metrics["month"] == "2025-08"
     assert r.metrics["backtest"]["snapshot"] == "2025-07"
     assert r.metrics["churned"] is None  # the latest snapshot is not labelled yet
+    assert r.metrics["churn_rate"] is None
+    assert r.metrics["active_customers"] == r.metrics["scored_customers"] == len(r.scores)
     flat = make_table(3000, snapshots=False)
     r = analyze_table(flat)
     assert r.metrics["month"] is None and r.metrics["backtest"]["n"] == 3000
     assert r.metrics["backtest"]["roc_auc"] > 0.75
     assert len(r.scores) == 3000 and "out-of-fold" in r.metrics["notes"][0]
+    m = r.metrics
+    assert m["active_customers"] == m["scored_customers"] == 3000
+    assert m["churned"] == int(flat.frame["churned"].sum())
+    assert m["churn_rate"] == m["churned"] / m["active_customers"]
 
 
 def test_a_users_csv_with_a_families_file_end_to_end(tmp_path):
