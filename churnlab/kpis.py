@@ -62,6 +62,14 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
             f"latest complete month is {latest}. Choose a month up to {latest}."
         )
     earliest = shift_month(start, horizon)
+    if earliest > latest:
+        longest = len(month_range(start, latest)) - 1
+        raise ChurnlabError(
+            f"The horizon of {horizon} months is longer than the data (it runs from {start} "
+            f"to {dataset.data_end:%Y-%m-%d}), so no "
+            f"snapshot's {horizon}-month outcome is known. Use a horizon of at most "
+            f"{longest} month(s), or more history."
+        )
     if chosen < start:
         raise ChurnlabError(
             f"Month {chosen} is before the data. {span}: choose a month from {earliest} to "

@@ -165,7 +165,10 @@ def test_broken_dataset_stops_a_report_before_any_output(good, tmp_path, capsys)
     [
         (["--month", "2031-01"], ["2031-01", "outside the data", f"up to {MONTH}"]),
         (["--month", "Apr 2025"], ["YYYY-MM"]),
-        (["--month", MONTH, "--horizon", "40"], ["horizon"]),
+        (
+            ["--month", MONTH, "--horizon", "40"],
+            ["horizon of 40 months is longer than the data", "at most"],
+        ),
     ],
     ids=["month after the data", "month in another format", "horizon longer than the data"],
 )

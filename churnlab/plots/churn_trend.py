@@ -10,7 +10,7 @@ from churnlab.plots._style import ACCENT, MAIN, new_figure
 
 
 def plot_churn_trend(trend: pd.DataFrame, highlight: str | None = None) -> Figure:
-    """Line of ``churn_rate`` per ``month`` (from report.churn_trend), bars of churned counts.
+    """Line of ``churn_rate`` per ``month`` (from kpis.churn_trend), bars of churned counts.
 
     A dashed line marks the mean rate of the months shown; ``highlight`` (the report month)
     is drawn in red. Months whose outcome is unknown are left as gaps.

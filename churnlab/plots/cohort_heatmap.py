@@ -10,7 +10,7 @@ from churnlab.plots._style import new_figure
 
 
 def plot_cohort_heatmap(table: pd.DataFrame, max_cohorts: int = 24) -> Figure:
-    """Share of each signup cohort still a customer k months later (report.cohort_retention).
+    """Share of each signup cohort still a customer k months later (kpis.cohort_retention).
 
     One row per cohort (the latest ``max_cohorts``), one column per month since signup;
     darker is better retention, blank cells are not observed yet. Cells are annotated with

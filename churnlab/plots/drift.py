@@ -9,7 +9,7 @@ from churnlab.plots._style import ACCENT, MAIN, new_figure
 
 
 def plot_drift(drift: pd.DataFrame, top: int = 15, threshold: float = 0.2) -> Figure:
-    """Horizontal bars of the ``top`` largest PSI values (report.feature_drift).
+    """Horizontal bars of the ``top`` largest PSI values (drift.feature_drift).
 
     Bars above ``threshold`` (the dashed line) are red: the feature's distribution has moved
     enough that the model's view of it may be stale.

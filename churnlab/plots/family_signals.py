@@ -12,7 +12,7 @@ from churnlab.plots._style import family_color
 
 
 def plot_family_signals(signals: pd.DataFrame, columns: int = 3) -> Figure:
-    """One panel per family: churn rate per group of its feature (report.family_signals).
+    """One panel per family: churn rate per group of its feature (describe.family_signals).
 
     The dashed line in each panel is the overall churn rate of the rows shown; bars far above
     it mark the customers that family's signal singles out.
