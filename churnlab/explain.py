@@ -76,8 +76,7 @@ def explain(
         keep = np.zeros(len(table.frame), dtype=bool)
         keep[rng.choice(len(table.frame), max_rows, replace=False)] = True
         table = table.subset(pd.Series(keep, index=table.frame.index))
-    dm = model.dmatrix(table)
-    contribs = model.booster_.predict(dm, pred_contribs=True, iteration_range=model.iteration_range)
+    contribs = model.contributions(table)
     source = model.encoder_.source
     # one-hot columns of a feature are contiguous: add them up with one reduceat
     starts = np.flatnonzero(np.r_[True, np.array(source[1:]) != np.array(source[:-1])])

@@ -38,6 +38,16 @@ def test_values_add_up_to_the_margin(fitted):
     assert np.allclose(expl.margin, model.margin(rows), atol=1e-4)
 
 
+def test_shap_is_the_same_on_one_thread_and_on_every_core(fitted, monkeypatch):
+    model, rows, expl = fitted
+    monkeypatch.setattr("churnlab.model.PARALLEL_SHAP_ROWS", 1)  # parallel even on few rows
+    parallel = explain(model, rows)
+    monkeypatch.setattr("churnlab.model.PARALLEL_SHAP_ROWS", 10**9)
+    single = explain(model, rows)
+    assert np.array_equal(parallel.values, single.values)
+    assert np.array_equal(parallel.margin, expl.margin)
+
+
 def test_a_sample_explains_fewer_rows_with_close_shares(fitted):
     model, rows, expl = fitted
     part = explain(model, rows, max_rows=300, seed=1)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
 from churnlab.errors import ChurnlabError
@@ -97,6 +98,26 @@ def test_same_seed_gives_identical_scores_and_another_seed_does_not(fitted, spli
     assert not np.array_equal(other.margin(rows), fitted.margin(rows))
     two = ChurnModel(seed=3, n_jobs=2).fit(table.at(train), table.at(valid))
     assert np.array_equal(two.predict_proba(rows), fitted.predict_proba(rows))
+
+
+def test_the_booster_keeps_only_the_trees_up_to_the_best_iteration(fitted, split_table):
+    table, train, valid, test = split_table
+    # the rounds early stopping waited through are gone, and scores are those of the full
+    # booster cut at the best iteration
+    assert fitted.booster_.num_boosted_rounds() == fitted.best_iteration_ + 1
+    x_tr, x_va = table.at(train), table.at(valid)
+    params = {**fitted._params(), "nthread": 1}
+    full = xgb.train(
+        params,
+        fitted._dmatrix(x_tr.frame, x_tr.frame["churned"].to_numpy(float)),
+        num_boost_round=fitted.best_iteration_ + 30,
+        evals=[(fitted._dmatrix(x_va.frame, x_va.frame["churned"].to_numpy(float)), "v")],
+        verbose_eval=False,
+    )
+    assert full.num_boosted_rounds() > fitted.booster_.num_boosted_rounds()
+    dm = fitted._dmatrix(table.at(test).frame)
+    cut = full.predict(dm, output_margin=True, iteration_range=fitted.iteration_range)
+    assert np.array_equal(cut, fitted.margin(table.at(test)))
 
 
 @pytest.mark.parametrize("suffix", [".json", ".ubj"])
