@@ -1,21 +1,22 @@
 """Point-in-time feature definitions as SQL, one block per driver family (DESIGN sections 2-3).
 
-Every family is a :class:`Family`: the table it reads, a ``base`` function that writes the
-family's SQL (common table expressions ending in one aggregate ``agg`` keyed by
-``customer_id, sid``) and its :class:`Feature` list. A feature is one SQL expression over
-``agg`` (alias ``a``) and the population (alias ``p``: ``customer_id, sid, cutoff``),
-next to its registry entry (family, unit, description, reason template). Adding a feature is
-one :class:`Feature` line here (plus an aggregate column in ``base`` when it needs a new one).
+Every family is a :class:`Family` (one module per family): the table it reads, a ``base``
+function that writes the family's SQL (common table expressions ending in one aggregate
+``agg`` keyed by ``customer_id, sid``) and its :class:`Feature` list. A feature is one SQL
+expression over ``agg`` (alias ``a``) and the population (alias ``p``: ``customer_id, sid,
+cutoff, rid``), next to its registry entry (family, unit, description, reason template).
+Adding a feature is one :class:`Feature` entry in its family's module (plus an aggregate
+column in ``base`` when it needs a new one); :mod:`churnlab.registry` picks it up.
 
-Snapshots are keyed by ``sid``, their position in month order (a small integer joins faster
-than the 'YYYY-MM' text). Point in time: every query reads the ``snaps`` table (``sid,
-cutoff``) and joins events
-to it with ``event_ts < cutoff`` (and a lower bound for windowed features), so nothing dated at
-or after a snapshot's cutoff can reach that snapshot. "State as of the cutoff" (the current
-billing period, the last active day) uses each row's validity interval ``[ts, next_ts)``
-computed once with window functions, then an interval join, instead of joining all history to
-every snapshot. The SQL is plain DuckDB SQL without DuckDB-only table functions, so it can be
-transpiled (sqlglot) to run on Spark SQL.
+Snapshots are keyed by ``sid``, their position in month order. Point in time: every query
+joins events to the ``snaps`` table (``sid, cutoff``) with ``event_ts < cutoff`` (and a lower
+bound for windowed features), so nothing dated at or after a snapshot's cutoff can reach that
+snapshot. "State as of the cutoff" (the current billing period, the last active month) uses
+each row's validity interval ``[ts, next_ts)``, computed once with window functions, and an
+interval join, instead of joining all history to every snapshot. The SQL sticks to joins,
+window functions, CASE and plain aggregates, so it can be transpiled to Spark SQL (sqlglot);
+DuckDB spellings to map there: ``date_diff``, ``median``, struct literals with ``max`` (the
+latest value by time), ``bit_or``/``bit_count``.
 """
 
 from __future__ import annotations
