@@ -368,3 +368,13 @@ def test_attribute_names_that_clash_with_internal_columns():
     assert value(ft, "B", "profile_sid") == "y"
     assert value(ft, "B", "profile_cutoff") == 1.0
     assert value(ft, "B", "profile_plan") == "pro"
+
+
+def test_features_equal_on_the_data_as_known_at_the_cutoff(table):
+    # DESIGN 2: a snapshot must come out the same without anything dated at/after its cutoff
+    ds = dataset_from_frames(tables())
+    known = build_feature_table(ds.as_of(pd.Timestamp("2025-04-01")), ["2025-03"])
+    full = table.at("2025-03").frame
+    cols = ["customer_id", "snapshot", *table.features]
+    pd.testing.assert_frame_equal(known.frame[cols], full[cols])
+    assert known.frame["churned"].isna().all()  # the future is unknown there
