@@ -101,6 +101,7 @@ def build_feature_table(
                     text[feature.name] = col.to_pandas().astype("string")
                 else:
                     block[:, position[feature.name]] = col.to_numpy()
+            del result  # free it before the next family's query runs (peak memory)
             log.debug("family %s: %.2f s", family.name, time.perf_counter() - started)
     finally:
         con.close()
