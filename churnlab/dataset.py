@@ -14,6 +14,7 @@ It is a plain value: functions downstream read it and never change it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -94,17 +95,18 @@ class Dataset:
             if c not in ("customer_id", "date") and pd.api.types.is_numeric_dtype(usage[c])
         ]
 
-    @property
+    @cached_property
     def data_start(self) -> pd.Timestamp:
         """The earliest date in any date column."""
         return min(self._date_bounds("min"))
 
-    @property
+    @cached_property
     def data_end(self) -> pd.Timestamp:
         """The latest date in any date column: how far the data reaches.
 
         A label window [cutoff, cutoff + h months) counts as observed (the snapshot is
-        *labelled*) when ``data_end`` falls on or after the window's last day.
+        *labelled*) when ``data_end`` falls on or after the window's last day. Computed once
+        per Dataset (the tables never change; :meth:`as_of` makes a new Dataset).
         """
         return max(self._date_bounds("max"))
 
