@@ -209,10 +209,34 @@ def test_price_features(table):
     check(table, "price_amount_vs_plan", {"A": 15 / 17.5, "B": 1.0, "C": NAN, "D": 20 / 17.5})
     # A's 02-01 period is unpaid; D's unknown payment does not count as unpaid
     check(table, "price_unpaid_6m", {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    check(table, "price_unpaid_3m", {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0})
+    # list prices equal the amounts here: the same ratios as above
+    check(table, "price_list_vs_plan", {"A": 15 / 17.5, "B": 1.0, "C": NAN, "D": 20 / 17.5})
     # February (cutoff 03-01): A pays 12 (02-01), 3 months earlier (before 12-01): 10
     check(table, "price_amount", {"A": 12.0}, month="2025-02")
     check(table, "price_pct_change_3m", {"A": 0.2}, month="2025-02")
     check(table, "price_months_since_increase", {"A": 2.0}, month="2025-02")
+
+
+def test_price_unpaid_3m_and_list_price_vs_plan():
+    t = tables()
+    # D's March list price raised to 25 (still charged 20): list price and amount now differ
+    t["billing"].loc[9, "list_price"] = 25.0
+    months = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05"]
+    ft = build_feature_table(dataset_from_frames(t), months)
+    # A's only unpaid period starts 2025-02-01. Periods starting in [cutoff - 3 months,
+    # cutoff): January [11-01, 02-01) none; February [12-01, 03-01), March [01-01, 04-01) and
+    # April [02-01, 05-01) hold it; May [03-01, 06-01) no longer does (the 6-month one still)
+    for month, want in zip(months, [0.0, 1.0, 1.0, 1.0, 0.0], strict=True):
+        check(ft, "price_unpaid_3m", {"A": want}, month=month)
+    check(ft, "price_unpaid_6m", {"A": 1.0}, month="2025-05")
+    # D's unknown payment is not unpaid; C has no billing at all
+    check(ft, "price_unpaid_3m", {"B": 0.0, "C": 0.0, "D": 0.0})
+    # March list prices: basic A 15 and D 25 (median 20), pro B 40 alone; amounts unchanged
+    check(ft, "price_list_vs_plan", {"A": 0.75, "B": 1.0, "C": NAN, "D": 1.25})
+    check(ft, "price_amount_vs_plan", {"A": 15 / 17.5, "D": 20 / 17.5})
+    # April: D has churned, A alone on basic with a current list price (04-01 period) of 20
+    check(ft, "price_list_vs_plan", {"A": 1.0}, month="2025-04")
 
 
 def test_support_features(table):

@@ -56,6 +56,7 @@ def _price_base(schema: Schema) -> str:
     max(CASE WHEN lag_months = 0 THEN cum_increases END) AS cum_increases,
     max(CASE WHEN lag_months = 6 THEN cum_increases END) AS cum_increases_6m,
     max(CASE WHEN lag_months = 0 THEN cum_unpaid END) AS cum_unpaid,
+    max(CASE WHEN lag_months = 3 THEN cum_unpaid END) AS cum_unpaid_3m,
     max(CASE WHEN lag_months = 6 THEN cum_unpaid END) AS cum_unpaid_6m,
     max(CASE WHEN lag_months = 0 THEN last_increase END) AS last_increase,
     max(CASE WHEN lag_months = 0 THEN last_discount_end END) AS last_discount_end
@@ -66,10 +67,11 @@ def _price_base(schema: Schema) -> str:
   FROM pop p JOIN agg0 a ON a.customer_id = p.customer_id AND a.sid = p.sid
   LEFT JOIN customers c ON c.customer_id = a.customer_id
 ), medians AS (
-  SELECT sid, plan_key, median(amount) AS plan_median
+  SELECT sid, plan_key, median(amount) AS plan_median,
+         median(list_price) AS plan_list_median
   FROM agg1 GROUP BY sid, plan_key
 ), agg AS (
-  SELECT a.*, m.plan_median FROM agg1 a
+  SELECT a.*, m.plan_median, m.plan_list_median FROM agg1 a
   JOIN medians m ON m.sid = a.sid AND m.plan_key = a.plan_key
 )"""
 
@@ -141,11 +143,28 @@ PRICE = Family(
             "pays {value:.2f} times the plan's median",
         ),
         Feature(
+            "price_list_vs_plan",
+            "a.list_price / NULLIF(a.plan_list_median, 0)",
+            "ratio",
+            "current list price over the median current list price of the same plan in this "
+            "snapshot (the price before any discount; price_amount_vs_plan uses the amount)",
+            "list price {value:.2f} times the plan's median",
+            requires=("list_price",),
+        ),
+        Feature(
             "price_unpaid_6m",
             "coalesce(a.cum_unpaid, 0) - coalesce(a.cum_unpaid_6m, 0)",
             "count",
             "billing periods started in the last 6 months that are not paid",
             "{value:.0f} unpaid billing period(s) in the last 6 months",
+            requires=("paid",),
+        ),
+        Feature(
+            "price_unpaid_3m",
+            "coalesce(a.cum_unpaid, 0) - coalesce(a.cum_unpaid_3m, 0)",
+            "count",
+            "billing periods started in the last 3 months that are not paid",
+            "{value:.0f} unpaid billing period(s) in the last 3 months",
             requires=("paid",),
         ),
     ),
