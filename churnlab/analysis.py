@@ -16,6 +16,11 @@ Two entry points, one result type:
   drivers, SHAP values and reasons come from it. Snapshots after M are ignored, so the report
   for M cannot see the future.
 
+Each model learns from the most recent of its training snapshots up to ``max_train_rows``
+labelled rows (:data:`MAX_TRAIN_ROWS`; None = all), which bounds the time on large data; a
+note says so when it happens. SHAP values are computed once, for every scored customer, and
+reused for drivers, family and segment shares, reasons and plots.
+
 When history is too short for a backtest, or the backtest month has one outcome only, the
 backtest values are None and ``metrics['notes']`` says why in words.
 """
@@ -47,6 +52,14 @@ from churnlab.table import FeatureTable
 #: labelled snapshots needed for a temporal backtest: at least one to train, one to validate
 #: (early stopping and calibration) and one to test.
 MIN_BACKTEST_SNAPSHOTS = 3
+#: labelled training rows of one model at most: the most recent training snapshots that fit
+#: (always at least one; the validation snapshot comes on top). Training time grows with rows
+#: and the newest months matter most when drivers drift. Measured on a 100k-customer world
+#: (report for 2026-10, 1.03M/1.09M training rows uncapped): backtest ROC-AUC 0.7719 with
+#: every snapshot, 0.7696 capped at 600k (12 of 33 snapshots), 0.7688 at 400k; a single
+#: month's AUC has a standard error of about 0.006 there, so the cost is within noise, while
+#: each fit drops from 28-46 s to about 18 s. Data below 600k rows is not affected.
+MAX_TRAIN_ROWS = 600_000
 
 
 @dataclass
@@ -83,9 +96,38 @@ def _labelled_snapshots(table: FeatureTable) -> list[str]:
     return sorted(snaps)
 
 
-def _fit(table: FeatureTable, train: list[str], valid: list[str] | None, seed: int) -> ChurnModel:
+def recent_snapshots(table: FeatureTable, snapshots: list[str], max_rows: int | None) -> list[str]:
+    """The newest of ``snapshots`` whose labelled rows add up to at most ``max_rows``.
+
+    Always at least the newest one; all of them when ``max_rows`` is None. Oldest first.
+    """
+    if max_rows is None or not snapshots:
+        return list(snapshots)
+    sizes = table.frame.loc[table.labelled, table.snapshot_col].value_counts()
+    newest_first = sorted(snapshots, reverse=True)
+    running = np.cumsum([int(sizes.get(s, 0)) for s in newest_first])
+    keep = max(1, int(np.searchsorted(running, max_rows, side="right")))
+    return sorted(newest_first[:keep])
+
+
+def _fit(
+    table: FeatureTable,
+    train: list[str],
+    valid: list[str] | None,
+    seed: int,
+    max_rows: int | None = None,
+    notes: list[str] | None = None,
+    role: str = "The",
+) -> ChurnModel:
+    kept = recent_snapshots(table, train, max_rows)
+    if len(kept) < len(train) and notes is not None:
+        notes.append(
+            f"{role} model learned from the {len(kept)} most recent of its {len(train)} "
+            f"training snapshots ({kept[0]} to {kept[-1]}; the newest up to {max_rows:,} rows) "
+            "to bound training time."
+        )
     model = ChurnModel(seed=seed)
-    return model.fit(table.at(train), table.at(valid) if valid else None)
+    return model.fit(table.at(kept), table.at(valid) if valid else None)
 
 
 def _score_backtest(model: ChurnModel, rows: FeatureTable, snapshot: str | None) -> _Backtest:
@@ -104,7 +146,12 @@ def _score_backtest(model: ChurnModel, rows: FeatureTable, snapshot: str | None)
 
 
 def _temporal_backtest(
-    table: FeatureTable, history: list[str], test: str, seed: int, notes: list[str]
+    table: FeatureTable,
+    history: list[str],
+    test: str,
+    seed: int,
+    notes: list[str],
+    max_rows: int | None = MAX_TRAIN_ROWS,
 ) -> _Backtest | None:
     """Train on ``history`` (last = validation), score snapshot ``test``; None if impossible."""
     if len(history) < MIN_BACKTEST_SNAPSHOTS - 1:
@@ -115,21 +162,27 @@ def _temporal_backtest(
         )
         return None
     try:
-        model = _fit(table, history[:-1], history[-1:], seed)
+        model = _fit(table, history[:-1], history[-1:], seed, max_rows, notes, "The backtest")
     except ChurnlabError as err:
         notes.append(f"No backtest for {test}: {err}")
         return None
     return _score_backtest(model, table.at(test), test)
 
 
-def _forward_model(table: FeatureTable, labelled: list[str], seed: int, notes) -> ChurnModel:
+def _forward_model(
+    table: FeatureTable,
+    labelled: list[str],
+    seed: int,
+    notes: list[str],
+    max_rows: int | None = MAX_TRAIN_ROWS,
+) -> ChurnModel:
     if len(labelled) >= 2:
-        return _fit(table, labelled[:-1], labelled[-1:], seed)
+        return _fit(table, labelled[:-1], labelled[-1:], seed, max_rows, notes, "The forward")
     notes.append(
         f"Only one labelled snapshot ({labelled[0]}): the model early-stops and calibrates on "
         "a random 20 % of it instead of a later month."
     )
-    return _fit(table, labelled, None, seed)
+    return _fit(table, labelled, None, seed, max_rows, notes, "The forward")
 
 
 def _backtest_block(bt: _Backtest | None, notes: list[str]) -> tuple[dict, dict]:
@@ -258,14 +311,17 @@ def _outcome(rows: FeatureTable | None) -> dict:
     return {"active_customers": len(lab), "churned": churned, "churn_rate": churned / len(lab)}
 
 
-def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
+def analyze_table(
+    table: FeatureTable, seed: int = 0, max_train_rows: int | None = MAX_TRAIN_ROWS
+) -> AnalysisResult:
     """Train, validate, score and explain a feature table (the ``churnlab explain`` path).
 
     With a snapshot column: backtest on the latest labelled snapshot (trained on older ones,
     validated on the one before it), forward model on every labelled snapshot (validation =
     the latest labelled), scores and SHAP for the latest snapshot. Without: 5-fold stratified
     out-of-fold scores are the backtest, and a final model on all labelled rows scores and
-    explains every row.
+    explains every row. ``max_train_rows`` bounds each temporal model's training rows (the
+    most recent snapshots first).
     """
     notes: list[str] = []
     if table.snapshot_col and table.snapshot_col in table.frame:
@@ -275,13 +331,13 @@ def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
         bt = None
         if len(labelled) >= MIN_BACKTEST_SNAPSHOTS:
             train, valid, test = temporal_split(labelled)
-            bt = _temporal_backtest(table, train + valid, test[0], seed, notes)
+            bt = _temporal_backtest(table, train + valid, test[0], seed, notes, max_train_rows)
         else:
             notes.append(
                 f"No backtest: it needs {MIN_BACKTEST_SNAPSHOTS} labelled snapshots (train, "
                 f"validation, test); the table has {len(labelled)}: {examples(labelled)}."
             )
-        model = _forward_model(table, labelled, seed, notes)
+        model = _forward_model(table, labelled, seed, notes, max_train_rows)
         latest = table.snapshots[-1]
         scored = table.at(latest)
         head = {"month": latest, **_outcome(scored)}
@@ -311,14 +367,19 @@ def analyze_table(table: FeatureTable, seed: int = 0) -> AnalysisResult:
 
 
 def analyze_month(
-    table: FeatureTable, month: str, horizon: int = 1, seed: int = 0
+    table: FeatureTable,
+    month: str,
+    horizon: int = 1,
+    seed: int = 0,
+    max_train_rows: int | None = MAX_TRAIN_ROWS,
 ) -> AnalysisResult:
     """The monthly report's analysis for ``month`` (see the module docstring for the rules).
 
     ``active_customers``, ``churned`` and ``churn_rate`` describe snapshot M-h: the customers
     active at its cutoff (for h = 1: at the start of M), how many of them churned in the h
     months after it, and their ratio; ``scored_customers`` counts the rows of snapshot M that
-    get scores and reasons. Raises
+    get scores and reasons. ``max_train_rows`` bounds each model's training rows (the most
+    recent snapshots first; None = all). Raises
     ChurnlabError when the month is not in the table or no snapshot is labelled by its end.
     """
     if not table.snapshot_col or table.snapshot_col not in table.frame:
@@ -344,10 +405,10 @@ def analyze_month(
     bt = None
     if b in known_at_end:
         history = [s for s in labelled if s <= shift_month(b, -horizon)]
-        bt = _temporal_backtest(table, history, b, seed, notes)
+        bt = _temporal_backtest(table, history, b, seed, notes, max_train_rows)
     else:
         notes.append(f"No backtest: snapshot {b} (M-{horizon}) has no labelled rows.")
-    model = _forward_model(table, known_at_end, seed, notes)
+    model = _forward_model(table, known_at_end, seed, notes, max_train_rows)
     scored = table.at(m)
     head = {
         "month": m,

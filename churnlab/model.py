@@ -21,7 +21,10 @@ month of ~60 churners: isotonic had only 10-16 blocks, a worse Brier score than 
 three worlds (e.g. 0.0271 vs 0.0268) and lost up to 0.008 ROC-AUC to ties.
 
 Everything is deterministic: same data and seed give the same scores to the last digit,
-whatever the thread count (``n_jobs``; None = one thread below 100,000 rows, two above).
+whatever the thread count (``n_jobs``; None = training on one thread below 100,000 rows, two
+above; TreeSHAP on every core from 10,000 rows). After early stopping the booster keeps only
+the trees up to the best iteration, so every prediction, SHAP value and saved model uses
+exactly those.
 Models are saved in XGBoost's own JSON/UBJ format plus a small JSON sidecar for the encoder
 and the calibrator (no pickle).
 """

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_model import make_table
 
-from churnlab.analysis import analyze_month, analyze_table, write_results
+from churnlab.analysis import analyze_month, analyze_table, recent_snapshots, write_results
 from churnlab.errors import ChurnlabError
 from churnlab.table import FeatureTable, load_feature_table
 
@@ -160,3 +160,31 @@ def test_a_users_csv_with_a_families_file_end_to_end(tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["backtest"]["n"] == 2000 and metrics["backtest"]["roc_auc"] > 0.7
     assert set(metrics["driver_shares"]) == {"usage", "service", "other"}
+
+
+def test_recent_snapshots_keep_the_newest_within_the_row_budget():
+    table = monthly()
+    sizes = table.frame.loc[table.labelled, "snapshot"].value_counts()
+    snaps = ["2025-01", "2025-02", "2025-03", "2025-04"]
+    two = int(sizes["2025-04"] + sizes["2025-03"])
+    assert recent_snapshots(table, snaps, two) == ["2025-03", "2025-04"]
+    assert recent_snapshots(table, snaps, two - 1) == ["2025-04"]
+    assert recent_snapshots(table, snaps, 1) == ["2025-04"]  # never fewer than one
+    assert recent_snapshots(table, snaps, None) == snaps
+
+
+def test_a_row_budget_trains_on_recent_snapshots_only_and_says_so():
+    table = monthly()
+    budget = int((table.frame["snapshot"] == "2025-05").sum())  # one month of rows
+    capped = analyze_month(table, "2025-08", max_train_rows=budget)
+    # forward model: train 2025-06 only (validation 2025-07); backtest: 2025-05 (valid. 06)
+    assert any(
+        n.startswith("The forward model learned from the 1 most recent")
+        for n in capped.metrics["notes"]
+    )
+    assert any(n.startswith("The backtest model") for n in capped.metrics["notes"])
+    # relabelling a month the capped models never see changes nothing
+    other = analyze_month(relabel(table, "2025-02"), "2025-08", max_train_rows=budget)
+    pd.testing.assert_frame_equal(capped.scores, other.scores)
+    full = analyze_month(relabel(table, "2025-02"), "2025-08", max_train_rows=None)
+    assert not full.scores["churn_probability"].equals(capped.scores["churn_probability"])
