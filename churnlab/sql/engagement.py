@@ -11,43 +11,66 @@ def _metrics(schema: Schema) -> list[str]:
 
 
 def _engagement_base(schema: Schema) -> str:
+    metrics = _metrics(schema)
+    # metrics under positional aliases: a usage column called, say, 'lo' cannot clash
+    cols = "".join(f", u.{quote(col)} AS v{i}" for i, col in enumerate(metrics))
+    part_sums = "".join(f"sum(u.v{i}) AS m{i}, " for i in range(len(metrics)))
     sums = []
-    for i, col in enumerate(_metrics(schema)):
-        c = f"u.{quote(col)}"
+    for i in range(len(metrics)):
         sums.append(
-            f"sum(CASE WHEN u.date >= s.from_30 THEN {c} END) AS m{i}_30,\n"
-            f"    sum({c}) AS m{i}_90,\n"
-            f"    sum(CASE WHEN u.date >= s.from_60 AND u.date < s.from_30 THEN {c} END)"
+            f"sum(CASE WHEN b.lo >= s.from_30 THEN b.m{i} END) AS m{i}_30,\n"
+            f"    sum(b.m{i}) AS m{i}_90,\n"
+            f"    sum(CASE WHEN b.lo >= s.from_60 AND b.lo < s.from_30 THEN b.m{i} END)"
             f" AS m{i}_prev,"
         )
     sums_sql = "\n    ".join(sums)
-    win_cols = "".join(f"w.m{i}_30, w.m{i}_90, w.m{i}_prev, " for i in range(len(_metrics(schema))))
-    # Windowed sums join only the last 90 days to each snapshot. The last active day is
-    # "state as of the cutoff": one row per customer and active month, valid until the next
-    # active month, joined to the snapshots it is the latest month for.
+    win_cols = "".join(f"w.m{i}_30, w.m{i}_90, w.m{i}_prev, " for i in range(len(metrics)))
+    # One scan of usage, no fan-out: every row falls in exactly one bucket, a stretch of days
+    # between consecutive window edges (each snapshot's cutoff and the days 30, 60 and 90
+    # before it; before the earliest window, calendar months). A bucket never straddles an
+    # edge, so each window is a union of whole buckets: sums add up, distinct active days add
+    # up (buckets are disjoint), and the latest active day before a cutoff is the last day of
+    # the latest bucket starting before it. The day -> bucket map is a small calendar table,
+    # joined on equality (a hash lookup) instead of a range join.
     return f"""WITH s AS (
   -- window starts computed once per snapshot rather than once per usage row
   SELECT sid, cutoff, cutoff - INTERVAL 30 DAY AS from_30, cutoff - INTERVAL 60 DAY AS from_60,
          cutoff - INTERVAL 90 DAY AS from_90
   FROM snaps
+), edges AS (
+  SELECT e, lead(e) OVER (ORDER BY e) AS next_e
+  FROM (SELECT cutoff AS e FROM s UNION SELECT from_30 FROM s UNION SELECT from_60 FROM s
+        UNION SELECT from_90 FROM s) x
+), cal AS (
+  -- every day from the earliest window start to the last cutoff, with its bucket's start
+  SELECT d.day, e.e AS lo
+  FROM edges e, LATERAL (SELECT unnest(generate_series(e.e, e.next_e - INTERVAL 1 DAY,
+                                                       INTERVAL 1 DAY)) AS day) d
+  WHERE e.next_e IS NOT NULL
+), u AS (
+  SELECT u.customer_id, u.date{cols}, coalesce(c.lo, date_trunc('month', u.date)) AS lo
+  FROM usage u LEFT JOIN cal c ON c.day = date_trunc('day', u.date)
+  WHERE u.date < (SELECT max(cutoff) FROM snaps)
+), buckets AS (
+  SELECT u.customer_id, u.lo, {part_sums}
+    -- distinct active days of the bucket (at most 31 days long) as bits of a mask: as exact
+    -- as count(DISTINCT day) when a day has several rows, without a distinct aggregate
+    bit_count(bit_or(CAST(1 AS BIGINT) << date_diff('day', u.lo, u.date))) AS active,
+    max(u.date) AS last_date
+  FROM u GROUP BY u.customer_id, u.lo
 ), win AS (
-  SELECT u.customer_id, s.sid,
+  SELECT b.customer_id, s.sid,
     {sums_sql}
-    -- distinct active days as bits of a 30-bit mask: as exact as count(DISTINCT date) when
-    -- a day has several rows, without the cost of a distinct aggregate
-    bit_count(bit_or(CASE WHEN u.date >= s.from_30
-      THEN CAST(1 AS BIGINT) << date_diff('day', s.from_30, u.date) END)) AS active_30
-  FROM usage u JOIN s ON u.date >= s.from_90 AND u.date < s.cutoff
-  GROUP BY u.customer_id, s.sid
-), months AS (
-  SELECT customer_id, month_start, last_date,
-    coalesce(lead(month_start) OVER (PARTITION BY customer_id ORDER BY month_start), {FOREVER})
-      AS next_month
-  FROM (SELECT customer_id, date_trunc('month', date) AS month_start, max(date) AS last_date
-        FROM usage GROUP BY customer_id, date_trunc('month', date)) x
+    sum(CASE WHEN b.lo >= s.from_30 THEN b.active END) AS active_30
+  FROM buckets b JOIN s ON b.lo >= s.from_90 AND b.lo < s.cutoff
+  GROUP BY b.customer_id, s.sid
 ), latest AS (
-  SELECT m.customer_id, s.sid, m.last_date
-  FROM months m JOIN snaps s ON m.month_start < s.cutoff AND m.next_month >= s.cutoff
+  -- the latest bucket before each cutoff: valid from its start until the next bucket's
+  SELECT b.customer_id, s.sid, b.last_date
+  FROM (SELECT customer_id, lo, last_date,
+          coalesce(lead(lo) OVER (PARTITION BY customer_id ORDER BY lo), {FOREVER}) AS next_lo
+        FROM buckets) b
+  JOIN snaps s ON b.lo < s.cutoff AND b.next_lo >= s.cutoff
 ), agg AS (
   SELECT p.customer_id, p.sid, {win_cols}w.active_30, l.last_date
   FROM pop p LEFT JOIN win w ON w.customer_id = p.customer_id AND w.sid = p.sid
