@@ -17,15 +17,40 @@ def _onboarding_base(schema: Schema) -> str:
   FROM snaps s LEFT JOIN (SELECT step, min(done_at) AS seen_at FROM first_done GROUP BY step) x
     ON x.seen_at < s.cutoff
   GROUP BY s.sid
-), done AS (
-  SELECT f.customer_id, s.sid,
+), grid AS (
+  -- k(month) = how many cutoffs fall on or before that month's start. Cutoffs are month
+  -- starts, so a step done at t is known from snapshot k(month of t) on: a lookup by month
+  -- (a hash join) instead of joining every step to every later snapshot
+  SELECT g.m, count(s.sid) AS k
+  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
+        FROM snaps) g
+  JOIN snaps s ON s.cutoff <= g.m
+  GROUP BY g.m
+), steps_k AS (
+  -- what each customer completed, grouped by the first snapshot that knows it
+  SELECT f.customer_id, coalesce(g.k, 0) AS k,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 7 DAY THEN 1 ELSE 0 END) AS d7,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 14 DAY THEN 1 ELSE 0 END) AS d14,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 30 DAY THEN 1 ELSE 0 END) AS d30,
     count(*) AS n_done, max(f.done_at) AS last_done, min(c.signup_date) AS signup_date
-  FROM first_done f JOIN snaps s ON f.done_at < s.cutoff
-  JOIN customers c ON c.customer_id = f.customer_id
-  GROUP BY f.customer_id, s.sid
+  FROM first_done f JOIN customers c ON c.customer_id = f.customer_id
+  LEFT JOIN grid g ON g.m = date_trunc('month', f.done_at)
+  WHERE f.done_at < (SELECT max(cutoff) FROM snaps)
+  GROUP BY f.customer_id, coalesce(g.k, 0)
+), running AS (
+  -- totals up to each k (counts: exact in any order), valid for snapshots k .. next k - 1
+  SELECT customer_id, k,
+    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), 2147483647) AS next_k,
+    sum(d7) OVER w AS d7, sum(d14) OVER w AS d14, sum(d30) OVER w AS d30,
+    sum(n_done) OVER w AS n_done, max(last_done) OVER w AS last_done,
+    min(signup_date) OVER w AS signup_date
+  FROM steps_k
+  WINDOW w AS (PARTITION BY customer_id ORDER BY k
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), done AS (
+  SELECT p.customer_id, p.sid, r.d7, r.d14, r.d30, r.n_done, r.last_done, r.signup_date
+  FROM pop p JOIN running r ON r.customer_id = p.customer_id
+    AND p.sid >= r.k AND p.sid < r.next_k
 ), agg AS (
   SELECT p.customer_id, p.sid, k.n_steps, d.d7, d.d14, d.d30, d.n_done, d.last_done,
          d.signup_date

@@ -23,6 +23,8 @@ def _price_base(schema: Schema) -> str:
   SELECT customer_id, period_start, amount, {disc} AS disc, {list_price} AS list_price,
          {unpaid} AS unpaid, {plan} AS plan
   FROM billing
+  -- only customers some snapshot holds: every window below is per customer, so this is exact
+  WHERE customer_id IN (SELECT customer_id FROM pop)
 ), b1 AS (
   SELECT *, lag(amount) OVER w AS prev_amount, lag(disc) OVER w AS prev_disc,
          coalesce(lead(period_start) OVER w, {FOREVER}) AS next_start
@@ -41,10 +43,18 @@ def _price_base(schema: Schema) -> str:
   SELECT sid, cutoff, 0 AS lag_months, cutoff AS at FROM snaps
   UNION ALL SELECT sid, cutoff, 3, cutoff - INTERVAL 3 MONTH FROM snaps
   UNION ALL SELECT sid, cutoff, 6, cutoff - INTERVAL 6 MONTH FROM snaps
+), span AS (SELECT min("at") AS first_at, max("at") AS last_at FROM points
 ), state AS (
-  -- the latest billing period starting before each point (cutoff, 3 and 6 months earlier)
+  -- the latest billing period starting before each point (cutoff, 3 and 6 months earlier):
+  -- the period with period_start < at <= next_start. Points are month starts (cutoffs are
+  -- the first instant of a month), so each period lists the month starts it is latest for
+  -- (usually one) and meets the points by equality: a hash join, not a range join.
   SELECT b.*, t.sid, t.lag_months
-  FROM b2 b JOIN points t ON b.period_start < t.at AND b.next_start >= t.at
+  FROM (SELECT b2.*, unnest(generate_series(
+          greatest(date_trunc('month', b2.period_start) + INTERVAL 1 MONTH, span.first_at),
+          least(date_trunc('month', b2.next_start), span.last_at), INTERVAL 1 MONTH)) AS m
+        FROM b2, span) b
+  JOIN points t ON t."at" = b.m
 ), agg0 AS (
   SELECT customer_id, sid,
     max(CASE WHEN lag_months = 0 THEN amount END) AS amount,
