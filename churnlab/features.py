@@ -3,7 +3,8 @@
 One row per customer and monthly snapshot of the population (:mod:`churnlab.snapshots`), with
 its label and one column per point-in-time feature. Every family is SQL
 (:mod:`churnlab.sql`) run on DuckDB over the dataset's tables: events are joined to a small
-``snaps`` table with range conditions on the cutoff, never looped over in Python, so the same
+``snaps`` table on the cutoff (by range, or by month where cutoffs being month starts allows
+an equality join), never looped over in Python, so the same
 definitions can move to a warehouse engine. A table the dataset does not have turns its
 family off: the feature table then simply has no columns of that family.
 """

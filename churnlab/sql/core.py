@@ -8,15 +8,18 @@ cutoff, rid``), next to its registry entry (family, unit, description, reason te
 Adding a feature is one :class:`Feature` entry in its family's module (plus an aggregate
 column in ``base`` when it needs a new one); :mod:`churnlab.registry` picks it up.
 
-Snapshots are keyed by ``sid``, their position in month order. Point in time: every query
-joins events to the ``snaps`` table (``sid, cutoff``) with ``event_ts < cutoff`` (and a lower
-bound for windowed features), so nothing dated at or after a snapshot's cutoff can reach that
-snapshot. "State as of the cutoff" (the current billing period, the last active month) uses
-each row's validity interval ``[ts, next_ts)``, computed once with window functions, and an
-interval join, instead of joining all history to every snapshot. The SQL sticks to joins,
-window functions, CASE and plain aggregates, so it can be transpiled to Spark SQL (sqlglot);
-DuckDB spellings to map there: ``date_diff``, ``median``, struct literals with ``max`` (the
-latest value by time), ``bit_or``/``bit_count``.
+Snapshots are keyed by ``sid``, their position in month order. Point in time: an event
+reaches a snapshot only when ``event_ts < cutoff`` (and after a lower bound for windowed
+features), so nothing dated at or after a snapshot's cutoff can reach that snapshot.
+The big tables avoid joining all history to every snapshot: "state as of the cutoff" (the
+current billing period, the last active day) uses each row's validity interval ``[ts,
+next_ts)``, computed once with window functions; usage is summed once into buckets between
+window edges (a day -> bucket calendar, joined by equality); onboarding steps are grouped by
+the first snapshot that knows them and summed forward. Cutoffs are month starts, which is
+what lets these lookups be equality joins on months. The SQL sticks to joins, window
+functions, CASE and plain aggregates, so it can be transpiled to Spark SQL (sqlglot); DuckDB
+spellings to map there: ``date_diff``, ``median``, ``generate_series``/``unnest``, struct
+literals with ``max`` (the latest value by time), ``bit_or``/``bit_count``.
 """
 
 from __future__ import annotations
