@@ -6,7 +6,8 @@ validation = a further 20 % of rows), then explains every row two ways on the sa
 
 - bare: ``DMatrix`` of the already encoded matrix + ``predict(pred_contribs=True)``;
 - churnlab: :func:`churnlab.explain.explain` (encoding + the same call + summing one-hot
-  columns back to their features).
+  columns back to their features);
+- churnlab on one thread versus every core (TreeSHAP's rows are independent).
 
 Both on the first 100,000 rows (``--ratio-rows``; TreeSHAP time is linear in rows, so the
 rate holds for 1M rows: ``--full`` explains all of them too, about 15 minutes here). It
@@ -98,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio churnlab / bare pred_contribs: {ours_s / min(bare_s, bare2_s):.3f} (target <= 1.1)"
     )
     print(f"SHAP rows/second (churnlab, {m:,} rows): {m / ours_s:,.0f}")
+    print(f"  trees kept after early stopping: {model.booster_.num_boosted_rounds()}")
+    few = sub.subset(pd.Series(np.arange(m) < min(m, 20_000)))
+    model.n_jobs = 1
+    _, one_s = timed(f"SHAP on {len(few.frame):,} rows, one thread", lambda: explain(model, few))
+    model.n_jobs = None
+    _, all_s = timed(f"SHAP on {len(few.frame):,} rows, every core", lambda: explain(model, few))
+    print(f"  speed-up from threads: {one_s / all_s:.2f}x (values identical)")
     expl = part
     if args.full:
         expl, full_s = timed(f"churnlab explain on all {n:,} rows", lambda: explain(model, train))
