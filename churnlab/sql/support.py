@@ -12,31 +12,85 @@ def _support_base(schema: Schema) -> str:
     escalated = "CASE WHEN escalated THEN 1 ELSE 0 END" if "escalated" in cols else "0"
     # CSAT is given at resolution: known at a cutoff only for tickets resolved before it.
     # Without a resolved_at column there is no better instant than the opening.
-    known = "t.resolved_at < s.cutoff" if "resolved_at" in cols else "TRUE"
+    # a ticket's resolution (and its CSAT) is known once it is both opened and resolved
+    known_k = (
+        "CASE WHEN k_res IS NOT NULL THEN greatest(k_open, k_res) END"
+        if "resolved_at" in cols
+        else "k_open"
+    )
+    # Facts that only accumulate (tickets opened, resolved and rated so far, the latest
+    # ones) are grouped by the first snapshot that knows them and carried forward, as in
+    # onboarding; only the windowed facts (last 30/90/180 days) join tickets to the few
+    # snapshots whose window holds them. Cutoffs are month starts: k(month) = the number of
+    # cutoffs on or before that month's start, so a fact dated t is known from snapshot
+    # k(month of t) on.
     return f"""WITH t AS (
   SELECT customer_id, opened_at, {resolved} AS resolved_at, {csat} AS csat,
          {escalated} AS escalated
   FROM tickets
-), agg AS (
+), grid AS (
+  SELECT g.m, count(s.sid) AS k
+  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
+        FROM snaps) g
+  JOIN snaps s ON s.cutoff <= g.m
+  GROUP BY g.m
+), last_cut AS (SELECT max(cutoff) AS last_cutoff FROM snaps
+), tk AS (
+  SELECT t.*, coalesce(g1.k, 0) AS k_open,
+    CASE WHEN t.resolved_at < x.last_cutoff THEN coalesce(g2.k, 0) END AS k_res
+  FROM t CROSS JOIN last_cut x
+  LEFT JOIN grid g1 ON g1.m = date_trunc('month', t.opened_at)
+  LEFT JOIN grid g2 ON g2.m = date_trunc('month', t.resolved_at)
+  WHERE t.opened_at < x.last_cutoff
+), facts AS (
+  -- one row per ticket opened, one per ticket whose resolution (and CSAT) becomes known
+  SELECT customer_id, k_open AS k, 1 AS opened, 0 AS closed, NULL AS csat,
+         opened_at AS last_opened, NULL AS rating
+  FROM tk
+  UNION ALL
+  SELECT customer_id, {known_k} AS k, 0, CASE WHEN k_res IS NOT NULL THEN 1 ELSE 0 END, csat,
+         NULL, CASE WHEN csat IS NOT NULL
+                    THEN {{'at': coalesce(resolved_at, opened_at), 'csat': csat}} END
+  FROM tk WHERE {known_k} IS NOT NULL
+), by_k AS (
+  SELECT customer_id, k, sum(opened) AS opened, sum(closed) AS closed,
+    sum(csat) AS csat_sum, count(csat) AS csat_n, max(last_opened) AS last_opened,
+    max(rating) AS rating
+  FROM facts GROUP BY customer_id, k
+), running AS (
+  SELECT customer_id, k,
+    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), 2147483647) AS next_k,
+    sum(opened) OVER w AS opened, sum(closed) OVER w AS closed,
+    sum(csat_sum) OVER w AS csat_sum, sum(csat_n) OVER w AS csat_n,
+    max(last_opened) OVER w AS last_opened, max(rating) OVER w AS rating
+  FROM by_k
+  WINDOW w AS (PARTITION BY customer_id ORDER BY k
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), cum AS (
+  SELECT p.customer_id, p.sid, r.opened, r.closed, r.csat_sum, r.csat_n, r.last_opened,
+         r.rating
+  FROM pop p JOIN running r ON r.customer_id = p.customer_id
+    AND p.sid >= r.k AND p.sid < r.next_k
+  WHERE r.opened > 0
+), recent AS (
   SELECT t.customer_id, s.sid,
     sum(CASE WHEN t.opened_at >= s.cutoff - INTERVAL 30 DAY THEN 1 ELSE 0 END) AS n30,
-    sum(CASE WHEN t.opened_at >= s.cutoff - INTERVAL 90 DAY THEN 1 ELSE 0 END) AS n90,
-    sum(CASE WHEN t.resolved_at IS NULL OR t.resolved_at >= s.cutoff THEN 1 ELSE 0 END)
-      AS n_open,
-    median(CASE WHEN t.resolved_at < s.cutoff
-                 AND t.resolved_at >= s.cutoff - INTERVAL 180 DAY
-                THEN date_diff('second', t.opened_at, t.resolved_at) / 3600.0 END)
-      AS resolve_hours,
-    avg(CASE WHEN {known} THEN t.csat END) AS csat_mean,
-    -- the latest known rating; ties on the instant resolved by the rating itself
-    max(CASE WHEN {known} AND t.csat IS NOT NULL
-             THEN {{'at': coalesce(t.resolved_at, t.opened_at), 'csat': t.csat}} END).csat
-      AS csat_last,
-    sum(CASE WHEN t.opened_at >= s.cutoff - INTERVAL 90 DAY THEN t.escalated ELSE 0 END)
-      AS escalations,
-    max(t.opened_at) AS last_opened
-  FROM t JOIN snaps s ON t.opened_at < s.cutoff
+    count(*) AS n90, sum(t.escalated) AS escalations
+  FROM t JOIN snaps s
+    ON t.opened_at >= s.cutoff - INTERVAL 90 DAY AND t.opened_at < s.cutoff
   GROUP BY t.customer_id, s.sid
+), resolved AS (
+  SELECT t.customer_id, s.sid,
+    median(date_diff('second', t.opened_at, t.resolved_at) / 3600.0) AS resolve_hours
+  FROM t JOIN snaps s ON t.resolved_at >= s.cutoff - INTERVAL 180 DAY
+    AND t.resolved_at < s.cutoff AND t.opened_at < s.cutoff
+  GROUP BY t.customer_id, s.sid
+), agg AS (
+  SELECT c.customer_id, c.sid, r.n30, r.n90, c.opened - c.closed AS n_open,
+    v.resolve_hours, c.csat_sum / NULLIF(c.csat_n, 0) AS csat_mean, c.rating.csat AS csat_last,
+    r.escalations, c.last_opened
+  FROM cum c LEFT JOIN recent r ON r.customer_id = c.customer_id AND r.sid = c.sid
+  LEFT JOIN resolved v ON v.customer_id = c.customer_id AND v.sid = c.sid
 )"""
 
 
