@@ -132,7 +132,8 @@ def test_report_drivers_and_scores(report_a: Path):
     assert set(drivers["direction"]) <= {-1, 0, 1}
     scores = pd.read_csv(report_a / "scores.csv")
     m = json.loads((report_a / "metrics.json").read_text())
-    assert len(scores) == m["active_customers"] and scores["customer_id"].is_unique
+    assert len(scores) == m["scored_customers"] and scores["customer_id"].is_unique
+    assert m["churn_rate"] == pytest.approx(m["churned"] / m["active_customers"], rel=1e-5)
     assert scores["risk_rank"].tolist() == list(range(1, len(scores) + 1))
     assert scores["churn_probability"].is_monotonic_decreasing
     assert scores["churn_probability"].between(0, 1).all()
