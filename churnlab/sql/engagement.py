@@ -18,10 +18,9 @@ def _engagement_base(schema: Schema) -> str:
     sums = []
     for i in range(len(metrics)):
         sums.append(
-            f"sum(CASE WHEN b.lo >= s.from_30 THEN b.m{i} END) AS m{i}_30,\n"
+            f"sum(CASE WHEN m.in_30 THEN b.m{i} END) AS m{i}_30,\n"
             f"    sum(b.m{i}) AS m{i}_90,\n"
-            f"    sum(CASE WHEN b.lo >= s.from_60 AND b.lo < s.from_30 THEN b.m{i} END)"
-            f" AS m{i}_prev,"
+            f"    sum(CASE WHEN m.in_prev THEN b.m{i} END) AS m{i}_prev,"
         )
     sums_sql = "\n    ".join(sums)
     win_cols = "".join(f"w.m{i}_30, w.m{i}_90, w.m{i}_prev, " for i in range(len(metrics)))
@@ -58,12 +57,18 @@ def _engagement_base(schema: Schema) -> str:
     bit_count(bit_or(CAST(1 AS BIGINT) << date_diff('day', u.lo, u.date))) AS active,
     max(u.date) AS last_date
   FROM u GROUP BY u.customer_id, u.lo
+), bmap AS (
+  -- the snapshots whose 90-day window holds each bucket (edges x snapshots: a few hundred
+  -- rows), so that buckets meet snapshots by equality (a hash join) instead of a range join
+  SELECT e.e AS lo, s.sid, e.e >= s.from_30 AS in_30,
+         e.e >= s.from_60 AND e.e < s.from_30 AS in_prev
+  FROM edges e JOIN s ON e.e >= s.from_90 AND e.e < s.cutoff
 ), win AS (
-  SELECT b.customer_id, s.sid,
+  SELECT b.customer_id, m.sid,
     {sums_sql}
-    sum(CASE WHEN b.lo >= s.from_30 THEN b.active END) AS active_30
-  FROM buckets b JOIN s ON b.lo >= s.from_90 AND b.lo < s.cutoff
-  GROUP BY b.customer_id, s.sid
+    sum(CASE WHEN m.in_30 THEN b.active END) AS active_30
+  FROM buckets b JOIN bmap m ON m.lo = b.lo
+  GROUP BY b.customer_id, m.sid
 ), latest AS (
   -- the latest bucket before each cutoff: valid from its start until the next bucket's
   SELECT b.customer_id, s.sid, b.last_date
