@@ -31,6 +31,22 @@ from dataclasses import dataclass
 #: a date far in the future: the end of the validity interval of each customer's last row.
 FOREVER = "TIMESTAMP '9999-12-31 00:00:00'"
 
+#: A common table expression ``grid(m, k)``: for every month start ``m`` from the first to the
+#: last cutoff, ``k`` = how many cutoffs fall on or before it. Cutoffs are month starts, so a
+#: fact dated ``t`` is known to snapshots ``k(month of t)`` onwards (``k`` = 0 before the first
+#: cutoff; facts dated at or after the last cutoff reach none). Families whose facts only
+#: accumulate group them by ``k`` and carry the totals forward, instead of joining every fact
+#: to every later snapshot.
+SNAPSHOT_GRID = """grid AS (
+  SELECT g.m, count(s.sid) AS k
+  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
+        FROM snaps) g
+  JOIN snaps s ON s.cutoff <= g.m
+  GROUP BY g.m
+)"""
+#: ``next_k`` of a customer's last group: beyond every snapshot
+NO_LATER_K = 2147483647
+
 
 @dataclass(frozen=True)
 class Feature:

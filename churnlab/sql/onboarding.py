@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from churnlab.sql.core import Family, Feature, Schema
+from churnlab.sql.core import NO_LATER_K, SNAPSHOT_GRID, Family, Feature, Schema
 
 
 def _onboarding_base(schema: Schema) -> str:
     # A step counts once, at its first completion. The number of steps of a snapshot is the
     # number of distinct step names completed by anyone before its cutoff, so that a step name
     # first seen later cannot change an earlier snapshot.
-    return """WITH first_done AS (
+    # grid: a step done at t is known from snapshot k(month of t) on (core.SNAPSHOT_GRID)
+    return f"""WITH first_done AS (
   SELECT customer_id, step, min(completed_at) AS done_at FROM onboarding
   GROUP BY customer_id, step
 ), steps AS (
@@ -17,16 +18,7 @@ def _onboarding_base(schema: Schema) -> str:
   FROM snaps s LEFT JOIN (SELECT step, min(done_at) AS seen_at FROM first_done GROUP BY step) x
     ON x.seen_at < s.cutoff
   GROUP BY s.sid
-), grid AS (
-  -- k(month) = how many cutoffs fall on or before that month's start. Cutoffs are month
-  -- starts, so a step done at t is known from snapshot k(month of t) on: a lookup by month
-  -- (a hash join) instead of joining every step to every later snapshot
-  SELECT g.m, count(s.sid) AS k
-  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
-        FROM snaps) g
-  JOIN snaps s ON s.cutoff <= g.m
-  GROUP BY g.m
-), steps_k AS (
+), {SNAPSHOT_GRID}, steps_k AS (
   -- what each customer completed, grouped by the first snapshot that knows it
   SELECT f.customer_id, coalesce(g.k, 0) AS k,
     sum(CASE WHEN f.done_at < c.signup_date + INTERVAL 7 DAY THEN 1 ELSE 0 END) AS d7,
@@ -40,7 +32,7 @@ def _onboarding_base(schema: Schema) -> str:
 ), running AS (
   -- totals up to each k (counts: exact in any order), valid for snapshots k .. next k - 1
   SELECT customer_id, k,
-    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), 2147483647) AS next_k,
+    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), {NO_LATER_K}) AS next_k,
     sum(d7) OVER w AS d7, sum(d14) OVER w AS d14, sum(d30) OVER w AS d30,
     sum(n_done) OVER w AS n_done, max(last_done) OVER w AS last_done,
     min(signup_date) OVER w AS signup_date

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from churnlab.sql.core import Family, Feature, Schema
+from churnlab.sql.core import NO_LATER_K, SNAPSHOT_GRID, Family, Feature, Schema
 
 
 def _support_base(schema: Schema) -> str:
@@ -28,13 +28,7 @@ def _support_base(schema: Schema) -> str:
   SELECT customer_id, opened_at, {resolved} AS resolved_at, {csat} AS csat,
          {escalated} AS escalated
   FROM tickets
-), grid AS (
-  SELECT g.m, count(s.sid) AS k
-  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
-        FROM snaps) g
-  JOIN snaps s ON s.cutoff <= g.m
-  GROUP BY g.m
-), last_cut AS (SELECT max(cutoff) AS last_cutoff FROM snaps
+), {SNAPSHOT_GRID}, last_cut AS (SELECT max(cutoff) AS last_cutoff FROM snaps
 ), tk AS (
   SELECT t.*, coalesce(g1.k, 0) AS k_open,
     CASE WHEN t.resolved_at < x.last_cutoff THEN coalesce(g2.k, 0) END AS k_res
@@ -59,7 +53,7 @@ def _support_base(schema: Schema) -> str:
   FROM facts GROUP BY customer_id, k
 ), running AS (
   SELECT customer_id, k,
-    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), 2147483647) AS next_k,
+    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), {NO_LATER_K}) AS next_k,
     sum(opened) OVER w AS opened, sum(closed) OVER w AS closed,
     sum(csat_sum) OVER w AS csat_sum, sum(csat_n) OVER w AS csat_n,
     max(last_opened) OVER w AS last_opened, max(rating) OVER w AS rating

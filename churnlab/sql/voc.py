@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from churnlab.sql.core import Family, Feature, Schema
+from churnlab.sql.core import NO_LATER_K, SNAPSHOT_GRID, Family, Feature, Schema
 
 
 def _voc_base(schema: Schema) -> str:
@@ -10,23 +10,17 @@ def _voc_base(schema: Schema) -> str:
     # number of cutoffs, which are month starts, on or before that month's start) and carried
     # forward, instead of joining every answer to every later snapshot. Scores are summed and
     # counted for the mean (NPS answers are whole numbers, so the sum is exact in any order).
-    return """WITH grid AS (
-  SELECT g.m, count(s.sid) AS k
-  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
-        FROM snaps) g
-  JOIN snaps s ON s.cutoff <= g.m
-  GROUP BY g.m
-), by_k AS (
+    return f"""WITH {SNAPSHOT_GRID}, by_k AS (
   SELECT f.customer_id, coalesce(g.k, 0) AS k, count(*) AS n, sum(f.score) AS score_sum,
     count(f.score) AS score_n,
     -- the latest answer; ties on the instant resolved by the score itself
-    max({'at': f.responded_at, 'score': f.score}) AS latest, max(f.responded_at) AS last_at
+    max({{'at': f.responded_at, 'score': f.score}}) AS latest, max(f.responded_at) AS last_at
   FROM feedback f LEFT JOIN grid g ON g.m = date_trunc('month', f.responded_at)
   WHERE f.responded_at < (SELECT max(cutoff) FROM snaps)
   GROUP BY f.customer_id, coalesce(g.k, 0)
 ), running AS (
   SELECT customer_id, k,
-    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), 2147483647) AS next_k,
+    coalesce(lead(k) OVER (PARTITION BY customer_id ORDER BY k), {NO_LATER_K}) AS next_k,
     sum(n) OVER w AS n, sum(score_sum) OVER w AS score_sum, sum(score_n) OVER w AS score_n,
     max(latest) OVER w AS latest, max(last_at) OVER w AS last_at
   FROM by_k
