@@ -402,3 +402,26 @@ def test_features_equal_on_the_data_as_known_at_the_cutoff(table):
     cols = ["customer_id", "snapshot", *table.features]
     pd.testing.assert_frame_equal(known.frame[cols], full[cols])
     assert known.frame["churned"].isna().all()  # the future is unknown there
+
+
+def test_same_data_gives_identical_features_on_any_thread_count(monkeypatch):
+    """Parallel float sums depend on the order threads add rows; the features must not."""
+    from pathlib import Path
+
+    from churnlab import features, snapshots
+    from churnlab.contract import read_dataset
+
+    demo = read_dataset(Path(__file__).resolve().parent.parent / "data" / "demo")
+    months = ["2026-08", "2026-09", "2026-10"]
+    frames = []
+    for threads in (1, 2, 1, 2):
+
+        def engine(*args, _threads=threads, **kwargs):
+            con = snapshots.open_engine(*args, **kwargs)
+            con.execute(f"SET threads = {_threads}")
+            return con
+
+        monkeypatch.setattr(features, "open_engine", engine)
+        frames.append(build_feature_table(demo, months=months).frame)
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], other, check_exact=True)

@@ -12,8 +12,13 @@ def _metrics(schema: Schema) -> list[str]:
 
 def _engagement_base(schema: Schema) -> str:
     metrics = _metrics(schema)
-    # metrics under positional aliases: a usage column called, say, 'lo' cannot clash
-    cols = "".join(f", u.{quote(col)} AS v{i}" for i, col in enumerate(metrics))
+    # metrics under positional aliases: a usage column called, say, 'lo' cannot clash.
+    # Summed as fixed-point DECIMAL: a parallel float sum depends on the order threads add
+    # rows, which changed minutes in the last bit between runs (and with them reason texts);
+    # an integer-backed sum is exact in any order, so the same data gives the same features.
+    cols = "".join(
+        f", CAST(u.{quote(col)} AS DECIMAL(18, 6)) AS v{i}" for i, col in enumerate(metrics)
+    )
     part_sums = "".join(f"sum(u.v{i}) AS m{i}, " for i in range(len(metrics)))
     sums = []
     for i in range(len(metrics)):
