@@ -27,8 +27,6 @@ backtest values are None and ``metrics['notes']`` says why in words.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +45,7 @@ from churnlab.explain import (
 )
 from churnlab.model import ChurnModel, oof_scores, temporal_split
 from churnlab.months import parse_month, shift_month
+from churnlab.outputs import write_csv, write_json
 from churnlab.table import FeatureTable
 
 #: labelled snapshots needed for a temporal backtest: at least one to train, one to validate
@@ -420,19 +419,6 @@ def analyze_month(
 
 
 # ----------------------------------------------------------------------------------- output
-def _stable(obj):
-    """JSON-ready copy with floats rounded to 6 significant digits and NaN as null."""
-    if isinstance(obj, dict):
-        return {str(k): _stable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_stable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return None if not math.isfinite(obj) else float(f"{obj:.6g}")
-    return obj
-
-
 def write_results(result: AnalysisResult, out_dir: Path) -> None:
     """Write metrics.json, drivers.csv and scores.csv to ``out_dir`` (byte-stable).
 
@@ -441,7 +427,6 @@ def write_results(result: AnalysisResult, out_dir: Path) -> None:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_stable(result.metrics), sort_keys=True, indent=2, allow_nan=False)
-    (out_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
+    write_json(out_dir / "metrics.json", result.metrics)
     for name, frame in (("drivers", result.drivers), ("scores", result.scores)):
-        frame.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(out_dir / f"{name}.csv", frame, index=False)

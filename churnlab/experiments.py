@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.errors import ChurnlabError
-from churnlab.outputs import jsonable
+from churnlab.outputs import write_csv, write_json
 from churnlab.table import FeatureTable
 
 #: model parameters an experiment may vary (passed to XGBoost on top of the defaults).
@@ -238,13 +238,11 @@ def write_experiment(
     """
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    comparison.to_csv(out / "comparison.csv", index=False, float_format="%.6g", lineterminator="\n")
+    write_csv(out / "comparison.csv", comparison, index=False)
     for record in records:
         folder = out / "runs" / record["run_id"]
         folder.mkdir(parents=True, exist_ok=True)
-        doc = {**record, "source": source}
-        text = json.dumps(jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
-        (folder / "manifest.json").write_text(text + "\n", encoding="utf-8")
+        write_json(folder / "manifest.json", {**record, "source": source})
 
 
 def summary(comparison: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,18 +26,26 @@ def jsonable(obj):
     return obj
 
 
+def write_json(path: Path, doc: dict) -> None:
+    """Write ``doc`` as JSON with sorted keys and floats to 6 significant digits."""
+    text = json.dumps(jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def write_csv(path: Path, frame: pd.DataFrame, index: bool = True) -> None:
+    """Write ``frame`` as CSV with floats to 6 significant digits and ``\\n`` line ends."""
+    frame.to_csv(path, index=index, float_format="%.6g", lineterminator="\n")
+
+
 def write_extras(out_dir, tables: dict[str, pd.DataFrame], documents: dict[str, dict]) -> None:
     """Write the report's own tables (CSV) and documents (JSON) to ``out_dir``, byte-stable.
 
     Floats are written with 6 significant digits and JSON keys sorted, as the result files
     are, so two runs of the same report give identical files.
     """
-    from pathlib import Path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        frame.to_csv(out / f"{name}.csv", float_format="%.6g", lineterminator="\n")
+        write_csv(out / f"{name}.csv", frame)
     for name, doc in documents.items():
-        text = json.dumps(jsonable(doc), sort_keys=True, indent=2, allow_nan=False)
-        (out / f"{name}.json").write_text(text + "\n", encoding="utf-8")
+        write_json(out / f"{name}.json", doc)
