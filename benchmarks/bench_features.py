@@ -8,10 +8,10 @@ whole process, and the highest sampled while the features were built). Targets (
 2 cores / 24 GB): under 10 minutes, under 12 GB, within 10x one read of the inputs.
 
     flock /tmp/churnlab-heavy.lock .venv/bin/python benchmarks/bench_features.py \
-        /work/bench-data/synth-1m [--snapshots 12]
+        $CHURNLAB_BENCH_DATA/synth-1m [--snapshots 12]
 
 With no folder it writes a small synthetic dataset (``churnlab.synth``) under
-/work/bench-data/. Run it only under the heavy-job lock: it uses both cores and several GB.
+$CHURNLAB_BENCH_DATA (default benchmarks/_data/). Run it only under the heavy-job lock: it uses both cores and several GB.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from datadir import BENCH_DATA
 
 from churnlab.contract import read_dataset
 from churnlab.features import build_feature_table
@@ -73,7 +74,7 @@ def main() -> None:
     if folder is None:
         from churnlab.synth import synthesize
 
-        folder = Path("/work/bench-data/features-20k")
+        folder = BENCH_DATA / "features-20k"
         if not folder.exists():
             synthesize(folder, customers=20_000, months=24, seed=0)
 

@@ -9,7 +9,7 @@ Run it alone, under the shared lock, from the repository root:
 
     flock /tmp/churnlab-heavy.lock .venv/bin/python benchmarks/bench_report.py [--customers N]
 
-The synthetic world is written once to /work/bench-data/report<N>/ (outside git) and reused.
+The synthetic world is written once to $CHURNLAB_BENCH_DATA/report<N>/ (default benchmarks/_data/) (outside git) and reused.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from datadir import BENCH_DATA
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "churnlab"
@@ -96,7 +97,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=24)
     args = parser.parse_args()
-    data = Path(f"/work/bench-data/report{args.customers // 1000}k")
+    data = BENCH_DATA / f"report{args.customers // 1000}k"
     if not (data / "customers.parquet").exists():
         from churnlab.synth import synthesize
 

@@ -6,7 +6,7 @@ Usage (from the repository root):
     flock /tmp/churnlab-heavy.lock .venv/bin/python benchmarks/bench_synth.py 1m
 
 The first writes into a temporary folder that is removed afterwards. ``1m`` writes 1M
-customers x 24 months to /work/bench-data/synth-1m (kept: the feature benchmark reads it)
+customers x 24 months to $CHURNLAB_BENCH_DATA/synth-1m (kept: the feature benchmark reads it)
 and marks it complete with a READY file. Prints figures; asserts nothing about speed.
 """
 
@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from datadir import BENCH_DATA
 
 from churnlab.synth import synthesize
 
-BIG_OUT = Path("/work/bench-data/synth-1m")
+BIG_OUT = BENCH_DATA / "synth-1m"
 
 
 def _rows(folder: Path) -> dict[str, int]:
@@ -60,9 +61,7 @@ def main(argv: list[str]) -> None:
         new.rename(BIG_OUT)
         shutil.rmtree(old, ignore_errors=True)
         return
-    with tempfile.TemporaryDirectory(
-        dir="/work/bench-data" if Path("/work/bench-data").is_dir() else None
-    ) as tmp:
+    with tempfile.TemporaryDirectory(dir=BENCH_DATA if BENCH_DATA.is_dir() else None) as tmp:
         run(100_000, 24, Path(tmp) / "synth-100k")
 
 
