@@ -167,6 +167,9 @@ def execute(
             cwd=str(partial),
             progress_bar=False,
             log_output=False,
+            # the kernel warns on every start that its local TCP link is unencrypted: noise
+            # in a scheduler's log that hides real messages; errors still show
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as err:
         ename, text = _error_message(err)
