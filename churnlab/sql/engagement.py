@@ -19,7 +19,10 @@ def _engagement_base(schema: Schema) -> str:
     cols = "".join(
         f", CAST(u.{quote(col)} AS DECIMAL(18, 6)) AS v{i}" for i, col in enumerate(metrics)
     )
-    part_sums = "".join(f"sum(u.v{i}) AS m{i}, " for i in range(len(metrics)))
+    # a bucket's sum back in 64-bit fixed point (sum() widens to 128 bits): half the memory
+    part_sums = "".join(
+        f"CAST(sum(u.v{i}) AS DECIMAL(18, 6)) AS m{i}, " for i in range(len(metrics))
+    )
     sums = []
     for i in range(len(metrics)):
         sums.append(
