@@ -111,7 +111,8 @@ def _plain(value: object) -> object:
 def reason_text(name: str, value: object) -> str:
     """A short plain-words phrase for a feature's value, e.g. '3 support tickets still open'.
 
-    Safe for every value: missing values (None, NaN, pd.NA) give ``'<feature> unknown'``;
+    Safe for every value: missing values (None, NaN, pd.NA) say what missing means when the
+    description says it (``'days since ticket: no ticket'``), else ``'<feature> unknown'``;
     text and categories give ``"plan is 'basic'"``; numbers use the feature's template and fall
     back to ``'<feature> = <value>'`` when the template does not fit the value.
     """
@@ -119,7 +120,9 @@ def reason_text(name: str, value: object) -> str:
     label = name.split("_", 1)[1].replace("_", " ") if spec.family != "other" else name
     value = _plain(value)
     if value is None:
-        return f"{label} unknown"
+        # a feature whose description says what "missing" means says that, e.g. "no ticket"
+        meaning = re.search(r"missing: ([^)]*)\)", spec.description)
+        return f"{label}: {meaning.group(1)}" if meaning else f"{label} unknown"
     if not isinstance(value, Number):
         return f"{label} is {str(value)!r}"
     if spec.unit == "flag" and spec.template_no and value in (0, 1):

@@ -356,7 +356,7 @@ def test_registry_covers_every_feature_with_its_family(table):
         ("support_open_tickets", 3.0, "3 support ticket(s) still open"),
         ("price_pct_change_3m", 0.125, "price changed +12% in 3 months"),
         ("price_pct_change_3m", NAN, "pct change 3m unknown"),
-        ("support_days_since_ticket", None, "days since ticket unknown"),
+        ("support_days_since_ticket", None, "days since ticket: no ticket"),
         ("profile_plan", "basic", "plan is 'basic'"),
         ("profile_seats", 50.0, "seats = 50"),
         ("engagement_sessions_30d", 1234.0, "1,234 sessions in the last 30 days"),
