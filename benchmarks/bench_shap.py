@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     x = model.encoder_.transform(sub.frame)
 
     def bare():
-        dm = xgb.DMatrix(x, feature_names=model.feature_names_, nthread=model.nthread_)
+        dm = xgb.DMatrix(x, feature_names=model.booster_names_, nthread=model.nthread_)
         return model.booster_.predict(dm, pred_contribs=True, iteration_range=model.iteration_range)
 
     m = len(sub.frame)

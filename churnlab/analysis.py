@@ -428,5 +428,6 @@ def write_results(result: AnalysisResult, out_dir: Path) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "metrics.json", result.metrics)
-    for name, frame in (("drivers", result.drivers), ("scores", result.scores)):
-        write_csv(out_dir / f"{name}.csv", frame, index=False)
+    write_csv(out_dir / "drivers.csv", result.drivers, index=False)
+    # the first column of scores is the id: written as in the data, to join back to it
+    write_csv(out_dir / "scores.csv", result.scores, index=False, raw=(result.scores.columns[0],))

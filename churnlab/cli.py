@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -265,12 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", 2)  # SIGINT unless SIGTERM/SIGHUP (outdir.Terminated)
         print(
-            f"churnlab {args.command}: interrupted; no complete output was written.",
+            f"churnlab {args.command}: interrupted ({signal.Signals(signum).name}); no "
+            "complete output was written.",
             file=sys.stderr,
         )
-        return 130
+        return 128 + signum
 
 
 if __name__ == "__main__":  # pragma: no cover

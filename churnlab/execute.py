@@ -1,19 +1,20 @@
 """Execute a notebook into an atomic output folder and write its report.html and manifest.json.
 
-The notebook runs through papermill inside a temporary sibling folder ``OUT.partial-<pid>``.
-Only a run that finished is renamed to ``OUT`` (with ``force``, the old folder is replaced
-after success), so ``OUT`` never looks complete when it is not:
+The notebook runs through papermill inside a hidden sibling folder ``.OUT.partial-<pid>``.
+Only a run that finished is moved to ``OUT`` (with ``force``, an old run folder is replaced
+after success; :mod:`churnlab.outdir` says which folders may be replaced), so ``OUT`` never
+looks complete when it is not:
 
 - a cell that raises leaves ``OUT`` holding the partly executed ``report.ipynb`` and an
   ``error.txt`` (no ``report.html``, no result files); a ChurnlabError raised in the kernel
   becomes a ChurnlabError here (exit 2), anything else a :class:`RunFailed` (exit 1);
-- Ctrl-C removes the partial folder; a dead kernel is a :class:`RunFailed` like a failed cell.
+- Ctrl-C, SIGTERM and SIGHUP remove the partial folder; a dead kernel is a
+  :class:`RunFailed` like a failed cell.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -22,6 +23,15 @@ from pathlib import Path
 
 from churnlab.errors import ChurnlabError
 from churnlab.manifest import REPO_DIR, fingerprint, git_commit, input_files, package_versions
+from churnlab.outdir import (
+    RunLock,
+    check_out,
+    keep_failure,
+    new_partial,
+    publish,
+    seal,
+    signals_as_interrupts,
+)
 from churnlab.rendering import render_html
 
 #: files whose presence would make a folder look like a finished run
@@ -37,67 +47,6 @@ class RunFailed(ChurnlabError):
     """
 
     exit_code = 1
-
-
-# --- output folders -------------------------------------------------------------------------
-
-
-def check_out(out: Path, force: bool) -> Path:
-    """``out`` as an absolute path that a run may create, its parent folder made.
-
-    Raises :class:`ChurnlabError` when ``out`` is a file, already exists without ``force``, or
-    lies in a folder the user cannot write to; the ``run_*`` commands call it before anything
-    slow so that such a mistake is reported at once.
-    """
-    out = Path(out).absolute()
-    if out.exists() and not out.is_dir():
-        raise ChurnlabError(f"--out {str(out)!r} is a file; give a folder path for the results.")
-    if out.exists() and not force:
-        raise ChurnlabError(
-            f"The output folder {str(out)!r} already exists; churnlab does not overwrite a "
-            "report. Choose another --out, or pass --force to replace it (the old folder is "
-            "replaced only when the new run succeeds)."
-        )
-    anchor = out.parent
-    while not anchor.exists():
-        anchor = anchor.parent
-    if not os.access(anchor, os.W_OK | os.X_OK):
-        raise ChurnlabError(
-            f"Cannot write the output folder {str(out)!r}: {str(anchor)!r} is not writable. "
-            "Choose an --out in a folder you can write to."
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _replace_dir(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target``; an existing ``target`` is removed only once this works."""
-    if not target.exists():
-        source.rename(target)
-        return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
-    target.rename(old)
-    source.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _keep_failure(partial: Path, out: Path, notebook_name: str, message: str) -> Path:
-    """Strip a failed run to its notebook plus error.txt and move it where the user looks."""
-    for child in partial.iterdir():
-        if child.name == notebook_name:
-            continue
-        if child.is_dir():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    (partial / "error.txt").write_text(message + "\n", encoding="utf-8")
-    # an existing complete report (--force) is kept: a failure never replaces a success
-    target = out if not out.exists() else out.with_name(out.name + ".failed")
-    if target != out:
-        shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-    return target
 
 
 def _error_message(err: Exception) -> tuple[str, str]:
@@ -140,20 +89,32 @@ def execute(
     inputs: list[tuple[str, Path]],
     force: bool = False,
     command: str = "report",
+    protected: list[Path] = (),
 ) -> Path:
     """Execute ``notebook`` with ``parameters`` into the folder ``out``; return report.html.
 
-    The run happens in ``OUT.partial-<pid>`` (the kernel's working directory, and the
-    notebook's ``out_dir`` is ``'.'``), then report.html and manifest.json are written and the
-    folder is renamed to ``out``. See the module docstring for failures and interruptions.
+    The run happens in a hidden sibling ``.OUT.partial-<pid>`` (the kernel's working
+    directory; the notebook's ``out_dir`` is ``'.'``), under a lock on ``OUT``; then
+    report.html and manifest.json are written and the folder is moved to ``out``.
+    ``protected`` are the run's inputs, which ``out`` may never be, contain or lie in (see
+    :mod:`churnlab.outdir`). See the module docstring for failures and interruptions.
     """
+    out = check_out(out, force, protected)
+    with RunLock(out):
+        check_out(out, force, protected)  # again, now that no other run can change it
+        partial = new_partial(out)
+        try:
+            with signals_as_interrupts():
+                return _run(notebook, parameters, out, partial, inputs, force, command)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)  # gone already unless interrupted
+            raise
+
+
+def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    out = check_out(out, force)
-    partial = out.with_name(f"{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
     executed = partial / "report.ipynb"
     params = {**parameters, "out_dir": "."}
     started, clock = _now(), time.perf_counter()
@@ -174,9 +135,8 @@ def execute(
     except PapermillExecutionError as err:
         ename, text = _error_message(err)
         if ename == "KeyboardInterrupt":
-            shutil.rmtree(partial, ignore_errors=True)
             raise KeyboardInterrupt from None
-        where = _keep_failure(partial, out, executed.name, text)
+        where = keep_failure(partial, out, executed.name, text, command)
         if ename == "ChurnlabError":
             raise ChurnlabError(
                 f"{err.evalue}\n(The partly executed notebook is {where / executed.name}.)"
@@ -186,44 +146,39 @@ def execute(
             f"{where / executed.name}; error.txt there says the same."
         ) from None
     except KeyboardInterrupt:
-        shutil.rmtree(partial, ignore_errors=True)
         raise
     except Exception as err:  # the kernel died or could not start: not the user's input
         text = f"the kernel stopped: {type(err).__name__}: {err}"
         if executed.exists():
-            where = _keep_failure(partial, out, executed.name, text)
+            where = keep_failure(partial, out, executed.name, text, command)
             detail = f"The partly executed notebook is {where / executed.name}."
         else:
-            shutil.rmtree(partial, ignore_errors=True)
             detail = "No notebook was written."
         raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
     executed_s = time.perf_counter() - clock
-    try:
-        _say("rendering report.html ...")
-        html_clock = time.perf_counter()
-        render_html(executed, partial / "report.html")
-        html_s = time.perf_counter() - html_clock
-        manifest = {
-            "command": command,
-            "notebook": _shown(notebook),
-            "parameters": {**parameters, "out_dir": str(out)},
-            "inputs": fingerprint(inputs),
-            "versions": package_versions(),
-            "git": git_commit(),
-            "started_at": started,
-            "finished_at": _now(),
-            "duration_seconds": round(time.perf_counter() - clock, 3),
-            "timings_seconds": {"execute": round(executed_s, 3), "html": round(html_s, 3)},
-            "outputs": fingerprint(
-                (p.relative_to(partial).as_posix(), p) for p in input_files(partial)
-            )["files"],
-        }
-        (partial / "manifest.json").write_text(
-            json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-        )
-        _replace_dir(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    _say("rendering report.html ...")
+    html_clock = time.perf_counter()
+    render_html(executed, partial / "report.html")
+    html_s = time.perf_counter() - html_clock
+    manifest = {
+        "command": command,
+        "notebook": _shown(notebook),
+        "parameters": {**parameters, "out_dir": str(out)},
+        "inputs": fingerprint(inputs),
+        "versions": package_versions(),
+        "git": git_commit(),
+        "started_at": started,
+        "finished_at": _now(),
+        "duration_seconds": round(time.perf_counter() - clock, 3),
+        "timings_seconds": {"execute": round(executed_s, 3), "html": round(html_s, 3)},
+        "outputs": fingerprint(
+            (p.relative_to(partial).as_posix(), p) for p in input_files(partial)
+        )["files"],
+    }
+    (partial / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
+    seal(partial, command)
+    publish(partial, out, force)
     _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
     return out / "report.html"

@@ -286,7 +286,14 @@ class ChurnModel:
     def _dmatrix(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
         x = self.encoder_.transform(frame)
         threads = self._threads(len(frame))
-        return xgb.DMatrix(x, label=y, feature_names=self.feature_names_, nthread=threads)
+        # XGBoost rejects names holding [, ] or < (and a column may be called anything), so
+        # the booster sees positional names; readable ones stay in ``feature_names_``
+        return xgb.DMatrix(x, label=y, feature_names=self.booster_names_, nthread=threads)
+
+    @property
+    def booster_names_(self) -> list[str]:
+        """The names the booster knows the encoded columns by: ``f0``, ``f1``, ..."""
+        return [f"f{i}" for i in range(len(self.feature_names_))]
 
     def dmatrix(self, data: FeatureTable | pd.DataFrame) -> xgb.DMatrix:
         """The encoded DMatrix of every row of ``data`` (for SHAP)."""
@@ -324,7 +331,7 @@ class ChurnModel:
         path = Path(path)
         self.booster_.save_model(str(path))
         meta = {
-            "format": 1,
+            "format": 2,
             "seed": self.seed,
             "params": self.params,
             "calibration": self.calibration,
@@ -348,6 +355,7 @@ class ChurnModel:
         model.nthread_ = model._threads(0)
         model.best_iteration_ = int(meta["best_iteration"])
         model.feature_names_ = list(meta["feature_names"])
+        model.booster_.feature_names = model.booster_names_  # format 1 stored readable names
         model.encoder_ = Encoder.from_json(meta["encoder"])
         model.calibrator_ = Calibrator(**meta["calibrator"])
         return model

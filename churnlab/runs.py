@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from churnlab.errors import ChurnlabError
-from churnlab.execute import check_out, execute
+from churnlab.execute import execute
 from churnlab.manifest import REPO_DIR, input_files
+from churnlab.outdir import check_out
 from churnlab.params import check_explain_params, check_report_params, load_table_or_dataset
 
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
@@ -75,10 +76,10 @@ def run_report(
     params = check_report_params(data, month, horizon, seed, churn, inactive_days)
     data_dir = Path(params["data"]).absolute()
     params["data"] = str(data_dir)
-    check_out(out, force)  # the cheap checks first: an existing OUT is refused at once
+    check_out(out, force, [data_dir])  # the cheap checks first: a bad OUT is refused at once
     _check_dataset(params)
     inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
-    return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report")
+    return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report", [data_dir])
 
 
 def run_explain(
@@ -97,7 +98,8 @@ def run_explain(
     """
     params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
     del params["data"]  # a command-line run always explains a table file
-    check_out(out, force)
+    protected = [Path(params["table"])] + ([Path(params["families"])] if params["families"] else [])
+    check_out(out, force, protected)
     # a label, id or families problem is reported now, before a kernel starts
     load_table_or_dataset(params)
     params["table"] = str(Path(params["table"]).absolute())
@@ -105,7 +107,9 @@ def run_explain(
     if params["families"]:
         params["families"] = str(Path(params["families"]).absolute())
         inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
-    return execute(NOTEBOOK_DIR / "explanation.ipynb", params, out, inputs, force, "explain")
+    return execute(
+        NOTEBOOK_DIR / "explanation.ipynb", params, out, inputs, force, "explain", protected
+    )
 
 
 def run_experiment(
@@ -147,7 +151,12 @@ def run_experiment(
         (p.relative_to(source).as_posix() if source.is_dir() else p.name, p)
         for p in input_files(source)
     ]
+    protected = [source]
     if params["families"]:
         params["families"] = str(Path(params["families"]).absolute())
         inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
-    return execute(NOTEBOOK_DIR / "experiments.ipynb", params, out, inputs, force, "experiment")
+        protected.append(Path(params["families"]))
+    check_out(out, force, protected)
+    return execute(
+        NOTEBOOK_DIR / "experiments.ipynb", params, out, inputs, force, "experiment", protected
+    )

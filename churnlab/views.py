@@ -1,11 +1,21 @@
 """Notebook display helpers: KPI and backtest tables as text, callout boxes, showing figures.
 
 Presentation only: they format numbers computed elsewhere and never compute churn figures.
+
+Every string that reaches the report's HTML passes :func:`escape`: :func:`text` for a line
+of words with values in it, :func:`table` for a DataFrame, :func:`callout` for a box. The
+notebooks never build Markdown or HTML from data themselves (a test enforces it), because a
+customer id, a plan name or a file name may hold ``<script>`` or a ``javascript:`` link, and
+the report is mailed around and opened in browsers.
 """
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable, Mapping
+
 import pandas as pd
+from IPython.display import HTML
 
 _KPI_ROWS = {
     "active_customers": "Active customers (start of month)",
@@ -45,16 +55,54 @@ def kpi_table(k: dict) -> pd.DataFrame:
     return pd.DataFrame(data, index=list(_KPI_ROWS.values()))
 
 
+def escape(value: object) -> str:
+    """``value`` as text that HTML shows literally: ``<``, ``>``, ``&`` and quotes escaped."""
+    return html.escape(str(value), quote=True)
+
+
+def text(template: str, **values: object) -> HTML:
+    """A line of the report: churnlab's own HTML ``template`` with escaped ``{values}``.
+
+    ``text("Customer <b>{id}</b>", id=customer_id)`` shows the id as plain text whatever it
+    holds; the template itself must never come from data.
+    """
+    return HTML(template.format(**{k: escape(v) for k, v in values.items()}))
+
+
+def table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, str | Callable[[object], str]] | None = None,
+    index: bool = False,
+) -> HTML:
+    """A DataFrame as an HTML table whose every cell, header and index value is escaped.
+
+    ``formats`` maps columns to a format string (``"{:.1%}"``) or a function; missing values
+    show as empty cells. Unlike pandas' Styler, which writes cell text into the page as
+    markup, nothing in the frame can become an element or an attribute.
+    """
+    shown = frame.copy()
+    for col, fmt in (formats or {}).items():
+        if col in shown.columns:
+            apply = fmt.format if isinstance(fmt, str) else fmt
+            shown[col] = [("" if _missing(v) else apply(v)) for v in shown[col]]
+    return HTML(shown.to_html(index=index, escape=True, border=0, na_rep=""))
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def callout(text: str, kind: str = "warning") -> str:
     """An HTML box for a warning (red) or a note (blue) in the report; ``text`` is escaped."""
-    import html
-
     colors = {"warning": ("#c0392b", "#fdecea"), "note": ("#2c7fb8", "#eaf3fb")}
     border, background = colors.get(kind, colors["note"])
     return (
         f'<div class="churnlab-{kind}" style="border-left:6px solid {border};'
         f'background:{background};padding:0.6em 1em;margin:0.5em 0">'
-        f"{html.escape(text)}</div>"
+        f"{escape(text)}</div>"
     )
 
 

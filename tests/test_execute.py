@@ -108,9 +108,18 @@ def test_success_leaves_complete_folder(ok_run: Path):
     out = ok_run.parent
     assert ok_run.name == "report.html"
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json", "metrics.json", "report.html", "report.ipynb"]
+    assert names == [
+        ".churnlab-run",
+        "manifest.json",
+        "metrics.json",
+        "report.html",
+        "report.ipynb",
+    ]
     assert json.loads((out / "metrics.json").read_text()) == {"value": 7}
-    # no temporary folder left beside OUT
+    # the run folder lists what churnlab wrote (what --force may replace)
+    listed = json.loads((out / ".churnlab-run").read_text())["files"]
+    assert listed == ["manifest.json", "metrics.json", "report.html", "report.ipynb"]
+    # no temporary folder or lock left beside OUT
     assert [p.name for p in out.parent.iterdir() if p.name != "input.csv"] == ["out"]
 
 
@@ -153,7 +162,11 @@ def test_force_replaces_only_after_success(nbdir, tmp_path):
     assert json.loads((out / "metrics.json").read_text()) == {"value": 1}
     assert (out / "report.html").exists()
     failed = tmp_path / "out.failed"
-    assert sorted(p.name for p in failed.iterdir()) == ["error.txt", "report.ipynb"]
+    assert sorted(p.name for p in failed.iterdir()) == [
+        ".churnlab-run",
+        "error.txt",
+        "report.ipynb",
+    ]
     execute(nbdir / "ok.ipynb", {"value": 3}, out, _inputs(tmp_path), force=True)
     assert json.loads((out / "metrics.json").read_text()) == {"value": 3}
 
@@ -168,14 +181,14 @@ def test_failing_cell_leaves_partial_notebook_only(nbdir, tmp_path):
         "cell 4 of the executed notebook (In [4])" in message
         and "ValueError: boom in cell" in message
     )
-    assert sorted(p.name for p in out.iterdir()) == ["error.txt", "report.ipynb"]
+    assert sorted(p.name for p in out.iterdir()) == [".churnlab-run", "error.txt", "report.ipynb"]
     assert "ValueError" in (out / "error.txt").read_text()
     nb = nbformat.read(str(out / "report.ipynb"), as_version=4)
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
     ]
     assert errors and errors[0]["ename"] == "ValueError"
-    assert not list(tmp_path.glob("out.partial-*"))
+    assert not list(tmp_path.glob(".out.partial-*"))
 
 
 def test_user_error_in_kernel_is_exit_2(nbdir, tmp_path):
@@ -192,7 +205,7 @@ def test_dead_kernel_leaves_nothing_complete(nbdir, tmp_path):
     with pytest.raises(RunFailed, match="did not finish"):
         execute(nbdir / "dies.ipynb", {"value": 1}, out, _inputs(tmp_path))
     assert not any((out / name).exists() for name in RESULT_FILES)
-    assert not list(tmp_path.glob("out.partial-*"))
+    assert not list(tmp_path.glob(".out.partial-*"))
 
 
 def test_keyboard_interrupt_removes_partial(nbdir, tmp_path, monkeypatch):

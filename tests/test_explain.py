@@ -63,7 +63,7 @@ def test_a_sample_explains_fewer_rows_with_close_shares(fitted):
 def test_one_hot_columns_are_summed_back_to_their_feature(fitted):
     model, rows, expl = fitted
     raw = model.booster_.predict(
-        xgb.DMatrix(model.encoder_.transform(rows.frame), feature_names=model.feature_names_),
+        xgb.DMatrix(model.encoder_.transform(rows.frame), feature_names=model.booster_names_),
         pred_contribs=True,
         iteration_range=model.iteration_range,
     )

@@ -97,6 +97,32 @@ def test_committed_without_outputs_one_parameters_cell(path: Path):
     assert all(len(c.source.splitlines()) <= 15 for c in code), "keep cells thin"
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_never_build_markup_from_data(path: Path):
+    """Values reach HTML only through views.text/table/callout, which escape them.
+
+    An f-string inside Markdown() or HTML(), or a pandas Styler (which does not escape cell
+    text), would let an id like ``<img src=x onerror=...>`` render as a live element.
+    """
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source.replace("%matplotlib inline", ""))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("Markdown", "HTML"):
+                assert all(isinstance(a, ast.Constant) or _escaped(a) for a in node.args), (
+                    f"{path.name}: {ast.unparse(node)[:80]}"
+                )
+            if isinstance(node, ast.Attribute):
+                assert node.attr != "style", f"{path.name}: pandas Styler does not escape"
+
+
+def _escaped(node: ast.AST) -> bool:
+    """A call of churnlab's escaping helpers (views.callout/text/table)."""
+    func = getattr(node, "func", None)
+    return isinstance(func, ast.Attribute) and func.attr in ("callout", "text", "table")
+
+
 def test_all_five_notebooks_exist():
     names = {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
     assert {"exploration", "training", "explanation", "report", "experiments"} <= names
@@ -109,7 +135,7 @@ def test_report_files(report_a: Path):
     names = {p.name for p in report_a.iterdir()}
     assert {"report.ipynb", "report.html", "manifest.json", *RESULTS} <= names
     assert {"kpis.json", "at_risk.csv", "drift.csv", "churn_history.csv"} <= names
-    assert not list(report_a.parent.glob("a.partial-*"))
+    assert not list(report_a.parent.glob(".a.partial-*"))
 
 
 def test_report_metrics(report_a: Path):
@@ -218,7 +244,7 @@ def test_user_error_inside_the_report_notebook(world, monkeypatch):
     with pytest.raises(ChurnlabError) as info:
         runs.run_report(world["full"], "2031-01", out)
     assert info.value.exit_code == 2 and "outside the data" in str(info.value)
-    assert sorted(p.name for p in out.iterdir()) == ["error.txt", "report.ipynb"]
+    assert sorted(p.name for p in out.iterdir()) == [".churnlab-run", "error.txt", "report.ipynb"]
 
 
 def test_existing_report_refused(report_a: Path, world):
@@ -282,9 +308,8 @@ def test_exploration_notebook(world, tmp_path):
 
 def test_training_notebook(world, tmp_path):
     nb = _executed("training", tmp_path, data=str(world["full"]))
-    text = "".join(o["data"].get("text/markdown", "") for o in _outputs(nb, "text/markdown"))
-    assert "Best iteration" in text
     html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
+    assert "Best iteration" in html
     assert "roc_auc" in html and "train" in html and "validation" in html
     assert len(_outputs(nb, "image/png")) == 2
 

@@ -19,11 +19,13 @@ from churnlab.execute import RunFailed
 def test_run_report_checks_before_kernel(tmp_path):
     with pytest.raises(ChurnlabError, match="does not exist"):
         runs.run_report(tmp_path / "missing", "2026-10", tmp_path / "out")
+    data = tmp_path / "data"
+    data.mkdir()
     with pytest.raises(ChurnlabError, match="YYYY-MM"):
-        runs.run_report(tmp_path, "October", tmp_path / "out")
+        runs.run_report(data, "October", tmp_path / "out")
     (tmp_path / "out").mkdir()
     with pytest.raises(ChurnlabError, match="already exists"):
-        runs.run_report(tmp_path, "2026-10", tmp_path / "out")
+        runs.run_report(data, "2026-10", tmp_path / "out")
     with pytest.raises(ChurnlabError, match="table"):
         runs.run_explain(tmp_path / "t.csv", "id", "y", tmp_path / "out2")
     (tmp_path / "empty").mkdir()
@@ -38,8 +40,10 @@ def test_unwritable_parent(tmp_path, monkeypatch):
     real_access = os.access
     # tests may run as root, who can write anywhere: pretend the folder is read-only
     monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    data = tmp_path / "data"
+    data.mkdir()
     with pytest.raises(ChurnlabError, match="not writable"):
-        runs.run_report(tmp_path, "2026-10", locked / "deeper" / "out")
+        runs.run_report(data, "2026-10", locked / "deeper" / "out")
     assert not (locked / "deeper").exists()
 
 
@@ -66,10 +70,12 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
         raise RunFailed("The report notebook failed: cell 7 raised KeyError: 'x'.")
 
     monkeypatch.setattr(runs, "execute", broken)
-    monkeypatch.setattr(runs, "_check_dataset", lambda params: None)  # tmp_path is no dataset
+    monkeypatch.setattr(runs, "_check_dataset", lambda params: None)  # data is no dataset
+    data = tmp_path / "data"
+    data.mkdir()
     assert (
         cli.main(
-            ["report", "--data", str(tmp_path), "--month", "2026-10", "--out", str(tmp_path / "o")]
+            ["report", "--data", str(data), "--month", "2026-10", "--out", str(tmp_path / "o")]
         )
         == 1
     )
