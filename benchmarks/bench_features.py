@@ -27,7 +27,7 @@ from datadir import BENCH_DATA
 
 from churnlab.contract import read_dataset
 from churnlab.features import build_feature_table
-from churnlab.snapshots import default_months
+from churnlab.features.snapshots import default_months
 
 TABLES = ("customers", "billing", "tickets", "onboarding", "usage", "feedback")
 GB = 1024**3

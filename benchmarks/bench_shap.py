@@ -5,7 +5,7 @@ a logistic churn label at about 4 %), trains the default :class:`ChurnModel` on 
 validation = a further 20 % of rows), then explains every row two ways on the same booster:
 
 - bare: ``DMatrix`` of the already encoded matrix + ``predict(pred_contribs=True)``;
-- churnlab: :func:`churnlab.explain.explain` (encoding + the same call + summing one-hot
+- churnlab: :func:`churnlab.model.explain.explain` (encoding + the same call + summing one-hot
   columns back to their features);
 - churnlab on one thread versus every core (TreeSHAP's rows are independent).
 
@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from churnlab.explain import customer_reasons, explain, feature_drivers
+from churnlab.features.table import FeatureTable
 from churnlab.model import ChurnModel
-from churnlab.table import FeatureTable
+from churnlab.model.explain import customer_reasons, explain, feature_drivers
 
 N_NUMERIC = 45
 LEVELS = (3, 4, 6, 8, 12)

@@ -9,8 +9,8 @@ public churn table: ``churn_tv_subscriptions`` (a TV cable provider, first semes
 The file is read straight out of the wheel (a zip). The per-customer cost columns ``C_*``
 are dropped (they are costs for cost-sensitive learning, not customer attributes). Both
 models are scored with the same stratified 5-fold split (seed 0); churnlab's numbers come
-from :func:`churnlab.analysis.analyze_table`, i.e. the exact ``churnlab explain`` path,
-through :func:`churnlab.table.load_feature_table`.
+from :func:`churnlab.report.analysis.analyze_table`, i.e. the exact ``churnlab explain`` path,
+through :func:`churnlab.features.table.load_feature_table`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from churnlab import metrics as mx
-from churnlab.analysis import analyze_table
-from churnlab.table import load_feature_table
+from churnlab.features.table import load_feature_table
+from churnlab.model import metrics as mx
+from churnlab.report.analysis import analyze_table
 
 MEMBER = "empulse/datasets/data/churn_tv_subscriptions.csv.gz"
 

@@ -5,7 +5,7 @@ table), XGBoost churn models validated over time, SHAP explanations grouped into
 families, and papermill-executed notebooks that render a monthly report.
 """
 
-from churnlab.errors import ChurnlabError
+from churnlab.core.errors import ChurnlabError
 
 __version__ = "0.1.0"
 __all__ = ["ChurnlabError", "__version__"]

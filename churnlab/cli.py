@@ -1,7 +1,7 @@
 """The ``churnlab`` command line (DESIGN section 4).
 
 Each sub-command parses its arguments, calls one function of the package and turns the one
-user-error type, :class:`~churnlab.errors.ChurnlabError`, into a short message on stderr and
+user-error type, :class:`~churnlab.core.errors.ChurnlabError`, into a short message on stderr and
 its exit code (2 for bad input). Heavy imports happen inside the commands so that
 ``churnlab --help`` and argument errors answer at once.
 """
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from churnlab.errors import ChurnlabError
+from churnlab.core.errors import ChurnlabError
 
 FAMILIES = ("price", "support", "onboarding", "engagement", "voice_of_customer", "profile")
 

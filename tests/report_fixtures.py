@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churnlab.dataset import Dataset
+from churnlab.contract.dataset import Dataset
 
 
 def _ts(values):

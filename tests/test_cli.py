@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from churnlab import cli
-from churnlab.errors import ChurnlabError
+from churnlab.core.errors import ChurnlabError
 
 
 def run_main(capsys, *argv: str) -> tuple[int, str, str]:

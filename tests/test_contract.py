@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnlab.contract import check_dataset, dataset_from_frames, read_dataset
-from churnlab.contract_findings import Finding
-from churnlab.errors import ChurnlabError
-from churnlab.months import month_cutoff, month_of, month_range, parse_month, shift_month
+from churnlab.contract.findings import Finding
+from churnlab.core.errors import ChurnlabError
+from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
 
 DT = np.dtype("datetime64[us]")
 
@@ -310,7 +310,7 @@ def test_churn_date_may_be_empty_for_everyone(tmp_path):
     st.sampled_from(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"]),
 )
 def test_iso_text_and_timestamps_coerce_to_the_same_values(values, fmt):
-    from churnlab.contract_coerce import coerce_date
+    from churnlab.contract.coerce import coerce_date
 
     stamps = pd.Series(pd.to_datetime(values)).dt.floor("us")
     text = stamps.dt.strftime(fmt)

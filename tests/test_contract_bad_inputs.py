@@ -7,7 +7,7 @@ import pytest
 from contract_fixtures import good_tables, write
 
 from churnlab.contract import check_dataset, read_dataset
-from churnlab.errors import ChurnlabError
+from churnlab.core.errors import ChurnlabError
 
 
 def only(*names):
@@ -366,10 +366,10 @@ def test_empty_and_ragged_csv(tmp_path):
 
 
 def test_very_large_text_field(tmp_path, monkeypatch):
-    import churnlab.contract_read
+    import churnlab.contract.read
 
     # a 1 MB read block makes the 5 MB cell straddle blocks: the reader must retry, not fail
-    monkeypatch.setattr(churnlab.contract_read, "_BLOCK", 1 << 20)
+    monkeypatch.setattr(churnlab.contract.read, "_BLOCK", 1 << 20)
     tables = only("customers", "feedback")
     huge = "slow " * 1_000_000  # 5 MB in one cell: beyond csv.field_size_limit and a block
     tables["feedback"]["comment"] = [huge, 'quoted, with "quotes" and\na line break']

@@ -1,4 +1,4 @@
-"""quality.py: the data-quality summary, the backtest quality warning and history budget."""
+"""The data-quality summary, the backtest quality warning and the history's row budget."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from report_fixtures import tiny_dataset
 
-from churnlab import quality
-from churnlab.dataset import Dataset
-from churnlab.table import FeatureTable
+from churnlab.contract.dataset import Dataset
+from churnlab.features.table import FeatureTable
+from churnlab.report import data_quality, model_quality
 
 
 @pytest.fixture
@@ -19,15 +19,15 @@ def tiny() -> Dataset:
 
 def test_quality_warning():
     history = pd.DataFrame({"roc_auc": [0.80, 0.84, None]})
-    message = quality.quality_warning(history, 0.76)
+    message = model_quality.quality_warning(history, 0.76)
     assert message and "0.760" in message and "0.820" in message and "2 backtest" in message
-    assert quality.quality_warning(history, 0.78) is None
-    assert quality.quality_warning(history, None) is None
-    assert quality.quality_warning(pd.DataFrame({"roc_auc": []}), 0.5) is None
+    assert model_quality.quality_warning(history, 0.78) is None
+    assert model_quality.quality_warning(history, None) is None
+    assert model_quality.quality_warning(pd.DataFrame({"roc_auc": []}), 0.5) is None
 
 
 def test_data_quality_summary(tiny):
-    q = quality.data_quality_summary(tiny).set_index("table")
+    q = data_quality.data_quality_summary(tiny).set_index("table")
     assert q.loc["customers", "rows"] == 4 and q.loc["customers", "columns"] == 4
     assert q.loc["customers", "first_date"] == "2025-01-10"
     assert q.loc["customers", "last_date"] == "2025-04-02"
@@ -48,6 +48,6 @@ def test_recent_snapshots_within_row_budget():
     )
     table = FeatureTable(frame, {"x": "price"})
     snaps = ["2025-01", "2025-02", "2025-03"]
-    assert quality._recent(table, snaps, 6) == ["2025-02", "2025-03"]
-    assert quality._recent(table, snaps, 10) == snaps
-    assert quality._recent(table, snaps, 1) == ["2025-02", "2025-03"]  # never fewer than two
+    assert model_quality._recent(table, snaps, 6) == ["2025-02", "2025-03"]
+    assert model_quality._recent(table, snaps, 10) == snaps
+    assert model_quality._recent(table, snaps, 1) == ["2025-02", "2025-03"]  # never fewer than two

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.drift import feature_drift, psi
-from churnlab.table import FeatureTable
+from churnlab.features.table import FeatureTable
+from churnlab.report.drift import feature_drift, psi
 
 
 def test_psi_of_known_distributions():

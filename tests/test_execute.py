@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from churnlab.errors import ChurnlabError
-from churnlab.execute import RESULT_FILES, RunFailed, execute
+from churnlab.core.errors import ChurnlabError
+from churnlab.runs.execute import RESULT_FILES, RunFailed, execute
 
 
 def _notebook(path: Path, *sources: str) -> Path:
@@ -52,7 +52,7 @@ def nbdir(tmp_path_factory) -> Path:
     _notebook(
         d / "usererr.ipynb",
         WRITE,
-        "from churnlab.errors import ChurnlabError\nraise ChurnlabError('bad column x in t')",
+        "from churnlab.core.errors import ChurnlabError\nraise ChurnlabError('bad column x in t')",
     )
     _notebook(d / "dies.ipynb", WRITE, "import os\nos._exit(3)")
     return d

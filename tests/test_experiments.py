@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab import experiments as ex
-from churnlab.errors import ChurnlabError
-from churnlab.table import FeatureTable
+from churnlab.core.errors import ChurnlabError
+from churnlab.features.table import FeatureTable
+from churnlab.report import experiments as ex
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import pytest
 import xgboost as xgb
 from test_model import make_table
 
-from churnlab.explain import (
+from churnlab.model import ChurnModel
+from churnlab.model.explain import (
     ACTIONS,
     ExplanationData,
     customer_reasons,
@@ -17,7 +18,6 @@ from churnlab.explain import (
     feature_drivers,
     segment_shares,
 )
-from churnlab.model import ChurnModel
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,9 @@ def test_values_add_up_to_the_margin(fitted):
 
 def test_shap_is_the_same_on_one_thread_and_on_every_core(fitted, monkeypatch):
     model, rows, expl = fitted
-    monkeypatch.setattr("churnlab.model.PARALLEL_SHAP_ROWS", 1)  # parallel even on few rows
+    monkeypatch.setattr("churnlab.model.booster.PARALLEL_SHAP_ROWS", 1)  # parallel even on few rows
     parallel = explain(model, rows)
-    monkeypatch.setattr("churnlab.model.PARALLEL_SHAP_ROWS", 10**9)
+    monkeypatch.setattr("churnlab.model.booster.PARALLEL_SHAP_ROWS", 10**9)
     single = explain(model, rows)
     assert np.array_equal(parallel.values, single.values)
     assert np.array_equal(parallel.margin, expl.margin)

@@ -339,7 +339,7 @@ def test_inactivity_churn_feature_table():
 
 
 def test_registry_covers_every_feature_with_its_family(table):
-    from churnlab.registry import feature_spec, reason_text
+    from churnlab.features.registry import feature_spec, reason_text
 
     for name, family in table.families.items():
         spec = feature_spec(name)
@@ -370,13 +370,13 @@ def test_registry_covers_every_feature_with_its_family(table):
     ],
 )
 def test_reason_text(name, val, text):
-    from churnlab.registry import reason_text
+    from churnlab.features.registry import reason_text
 
     assert reason_text(name, val) == text
 
 
 def test_feature_spec_patterns_and_generic_entries():
-    from churnlab.registry import feature_spec
+    from churnlab.features.registry import feature_spec
 
     spec = feature_spec("engagement_page_views_90d")
     assert (spec.family, spec.unit) == ("engagement", "page views")
@@ -408,8 +408,8 @@ def test_same_data_gives_identical_features_on_any_thread_count(monkeypatch):
     """Parallel float sums depend on the order threads add rows; the features must not."""
     from pathlib import Path
 
-    from churnlab import features, snapshots
     from churnlab.contract import read_dataset
+    from churnlab.features import build, snapshots
 
     demo = read_dataset(Path(__file__).resolve().parent.parent / "data" / "demo")
     months = ["2026-08", "2026-09", "2026-10"]
@@ -421,7 +421,7 @@ def test_same_data_gives_identical_features_on_any_thread_count(monkeypatch):
             con.execute(f"SET threads = {_threads}")
             return con
 
-        monkeypatch.setattr(features, "open_engine", engine)
+        monkeypatch.setattr(build, "open_engine", engine)
         frames.append(build_feature_table(demo, months=months).frame)
     for other in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], other, check_exact=True)

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnlab.contract import dataset_from_frames
+from churnlab.core.months import month_cutoff, month_of, month_range
 from churnlab.features import build_feature_table
-from churnlab.months import month_cutoff, month_of, month_range
 
 BASE = pd.Timestamp("2024-10-01")
 STEPS = ("account", "invite", "report", "export")

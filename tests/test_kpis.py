@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from report_fixtures import hand_labels, tiny_dataset
 
-from churnlab import kpis
-from churnlab.dataset import Dataset
-from churnlab.errors import ChurnlabError
+from churnlab.contract.dataset import Dataset
+from churnlab.core.errors import ChurnlabError
+from churnlab.report import kpis
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from churnlab.manifest import fingerprint
+from churnlab.runs.manifest import fingerprint
 
 
 def test_fingerprint_names_bytes_and_order(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from churnlab import metrics as mx
+from churnlab.model import metrics as mx
 
 Y = [0, 0, 1, 1]
 P = [0.1, 0.4, 0.35, 0.8]

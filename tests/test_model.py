@@ -10,9 +10,9 @@ import pytest
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-from churnlab.errors import ChurnlabError
+from churnlab.core.errors import ChurnlabError
+from churnlab.features.table import FeatureTable
 from churnlab.model import Calibrator, ChurnModel, Encoder, oof_scores, temporal_split
-from churnlab.table import FeatureTable
 
 
 def make_table(n: int = 6000, months: int = 6, seed: int = 0, snapshots: bool = True):

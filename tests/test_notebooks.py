@@ -24,10 +24,10 @@ from test_execute import network_loads
 
 from churnlab import runs
 from churnlab.contract import read_dataset
-from churnlab.dataset import FAMILY_ORDER
-from churnlab.errors import ChurnlabError
+from churnlab.contract.dataset import FAMILY_ORDER
+from churnlab.core.errors import ChurnlabError
+from churnlab.core.months import month_cutoff
 from churnlab.features import build_feature_table
-from churnlab.months import month_cutoff
 from churnlab.synth import generate, write_world
 
 pytestmark = pytest.mark.slow
@@ -239,7 +239,9 @@ def test_month_outside_data_refused_before_the_kernel(world):
 
 def test_user_error_inside_the_report_notebook(world, monkeypatch):
     """A ChurnlabError raised by a cell: exit 2, the partial notebook and error.txt in OUT."""
-    monkeypatch.setattr(runs, "_check_dataset", lambda params: None)  # let the kernel find it
+    monkeypatch.setattr(
+        runs.commands, "_check_dataset", lambda params: None
+    )  # let the kernel find it
     out = world["root"] / "inside"
     with pytest.raises(ChurnlabError) as info:
         runs.run_report(world["full"], "2031-01", out)

@@ -19,9 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from churnlab.errors import ChurnlabError
-from churnlab.execute import execute
-from churnlab.outdir import RUN_MARKER, RunLock, check_out, written_by_churnlab
+from churnlab.core.errors import ChurnlabError
+from churnlab.runs.execute import execute
+from churnlab.runs.outdir import RUN_MARKER, RunLock, check_out, written_by_churnlab
 
 
 def _notebook(path: Path, *sources: str) -> Path:
@@ -167,7 +167,7 @@ def test_sigterm_removes_the_partial_folder_and_the_kernel(tmp_path, data):
         "time.sleep(120)",
     )
     script = (
-        "import sys\nfrom pathlib import Path\nfrom churnlab.execute import execute\n"
+        "import sys\nfrom pathlib import Path\nfrom churnlab.runs.execute import execute\n"
         "from churnlab.cli import main\n"
         "try:\n"
         f"    execute(Path({str(slow)!r}), {{'value': 1, 'pid_file': {str(pid_file)!r}}}, "

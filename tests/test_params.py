@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from churnlab.errors import ChurnlabError
-from churnlab.params import check_report_params
+from churnlab.core.errors import ChurnlabError
+from churnlab.runs.params import check_report_params
 
 
 @pytest.mark.parametrize(

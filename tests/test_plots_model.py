@@ -8,14 +8,14 @@ import pytest
 from matplotlib.figure import Figure
 from test_explain import hand_made
 
-from churnlab import metrics as mx
-from churnlab.plots.beeswarm import plot_beeswarm
-from churnlab.plots.calibration import plot_calibration
-from churnlab.plots.dependence import plot_dependence
-from churnlab.plots.family_shares import plot_family_shares
-from churnlab.plots.gains import plot_gains
-from churnlab.plots.profit import plot_profit
-from churnlab.plots.waterfall import plot_waterfall
+from churnlab.model import metrics as mx
+from churnlab.report.plots.beeswarm import plot_beeswarm
+from churnlab.report.plots.calibration import plot_calibration
+from churnlab.report.plots.dependence import plot_dependence
+from churnlab.report.plots.family_shares import plot_family_shares
+from churnlab.report.plots.gains import plot_gains
+from churnlab.report.plots.profit import plot_profit
+from churnlab.report.plots.waterfall import plot_waterfall
 
 
 @pytest.fixture(autouse=True)

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from churnlab.plots.ablation import plot_ablation
-from churnlab.plots.churn_trend import plot_churn_trend
-from churnlab.plots.cohort_heatmap import plot_cohort_heatmap
-from churnlab.plots.drift import plot_drift
-from churnlab.plots.driver_change import plot_driver_change
-from churnlab.plots.segment_shares import plot_segment_shares
+from churnlab.report.plots.ablation import plot_ablation
+from churnlab.report.plots.churn_trend import plot_churn_trend
+from churnlab.report.plots.cohort_heatmap import plot_cohort_heatmap
+from churnlab.report.plots.drift import plot_drift
+from churnlab.report.plots.driver_change import plot_driver_change
+from churnlab.report.plots.segment_shares import plot_segment_shares
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churnlab import metrics as mx
-from churnlab.analysis import analyze_month
 from churnlab.contract import dataset_from_frames
+from churnlab.core.months import shift_month
 from churnlab.features import build_feature_table
-from churnlab.months import shift_month
+from churnlab.model import metrics as mx
+from churnlab.report.analysis import analyze_month
 from churnlab.synth import generate
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab import report
-from churnlab.table import FeatureTable
+from churnlab.features.table import FeatureTable
+from churnlab.report import monthly as report
 
 
 def test_at_risk_order_and_reasons():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from churnlab import runs
-from churnlab.errors import ChurnlabError
-from churnlab.execute import RunFailed
+from churnlab.core.errors import ChurnlabError
+from churnlab.runs.execute import RunFailed
 
 
 def test_run_report_checks_before_kernel(tmp_path):
@@ -69,8 +69,8 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RunFailed("The report notebook failed: cell 7 raised KeyError: 'x'.")
 
-    monkeypatch.setattr(runs, "execute", broken)
-    monkeypatch.setattr(runs, "_check_dataset", lambda params: None)  # data is no dataset
+    monkeypatch.setattr(runs.commands, "execute", broken)
+    monkeypatch.setattr(runs.commands, "_check_dataset", lambda params: None)  # data is no dataset
     data = tmp_path / "data"
     data.mkdir()
     assert (

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from churnlab.contract import dataset_from_frames
-from churnlab.errors import ChurnlabError
-from churnlab.snapshots import default_months, snapshot_labels
+from churnlab.core.errors import ChurnlabError
+from churnlab.features.snapshots import default_months, snapshot_labels
 
 
 def _customers() -> pd.DataFrame:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.dataset import Dataset
-from churnlab.errors import ChurnlabError
+from churnlab.contract.dataset import Dataset
+from churnlab.core.errors import ChurnlabError
 from churnlab.synth import FAMILIES, drivers, generate, synthesize
 from churnlab.synth import params as P
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churnlab.errors import ChurnlabError
-from churnlab.table import load_feature_table
+from churnlab.core.errors import ChurnlabError
+from churnlab.features.table import load_feature_table
 
 
 def write(tmp_path, text: str, name: str = "table.csv"):

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from churnlab.errors import ChurnlabError
-from churnlab.months import parse_month
+from churnlab.core.errors import ChurnlabError
+from churnlab.core.months import parse_month
 from churnlab.synth import params as P
 from churnlab.synth.population import draw_customers
 from churnlab.synth.simulate import simulate_block

@@ -1,0 +1,311 @@
+"""The value rules of the data contract, checked on coerced tables (DESIGN section 1).
+
+Rules within one table (unique and non-empty ids, dates in order, amounts, scales) are in
+:func:`value_rules`; rules linking tables to ``customers`` (orphans, ids stored in different
+forms, activity long after a churn date) are in :func:`link_rules`, which also drops orphan
+rows. All work column-wise (pyarrow's hash lookup for ids, numpy for dates), so they scale to
+the 100M-row usage tables the features are benchmarked on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from churnlab.contract.coerce import STR
+from churnlab.contract.dataset import EVENT_DATE
+from churnlab.contract.findings import Finding, error, first_rows, plural, row_examples, warning
+
+#: activity later than this after a customer's churn date suggests a wrong churn date
+POST_CHURN_GRACE = pd.Timedelta(days=31)
+ACTIVITY_TABLES = ("tickets", "onboarding", "usage", "feedback")
+#: (table, column, low, high, what the scale is)
+RANGES = (
+    ("billing", "amount", 0.0, np.inf, "an amount charged cannot be negative"),
+    ("tickets", "csat", 1.0, 5.0, "CSAT is on a 1-5 scale"),
+    ("feedback", "score", 0.0, 10.0, "an NPS score is on a 0-10 scale"),
+)
+
+
+def value_rules(tables: dict[str, pd.DataFrame], broken: set[tuple[str, str]]) -> list[Finding]:
+    """Errors for rules within single tables; ``broken`` columns (failed coercion) are skipped."""
+    findings: list[Finding] = []
+    customers = tables.get("customers")
+    if customers is not None and "customer_id" in customers.columns:
+        findings += _customer_ids(customers)
+    for table, frame in tables.items():
+        date_col = EVENT_DATE.get(table)
+        if date_col in frame.columns and (table, date_col) not in broken:
+            findings += _empty_event_dates(table, frame, date_col)
+    pairs = (("customers", "signup_date", "churn_date"), ("tickets", "opened_at", "resolved_at"))
+    for table, start, end in pairs:
+        frame = tables.get(table)
+        if frame is not None and {start, end} <= set(frame.columns):
+            findings += _order(table, frame, start, end)
+    for table, col, low, high, scale in RANGES:
+        frame = tables.get(table)
+        if frame is not None and col in frame.columns and (table, col) not in broken:
+            findings += _in_range(table, frame, col, low, high, scale)
+    usage = tables.get("usage")
+    if usage is not None:
+        findings += _activity_columns(usage)
+    return findings
+
+
+def _customer_ids(customers: pd.DataFrame) -> list[Finding]:
+    ids = customers["customer_id"]
+    findings = []
+    empty = ids.isna()
+    if empty.any():
+        n = int(empty.sum())
+        findings.append(
+            error(
+                "customers",
+                "customer_id",
+                n,
+                f"{plural(n, 'customer', 'have')} no customer_id",
+                "Every customer needs an id; fill it in or remove those rows",
+                row_examples(customers, empty, ["signup_date"]),
+            )
+        )
+    dup = ids.duplicated(keep=False) & ~empty
+    if dup.any():
+        repeated = ids[dup]
+        examples = []
+        for value in repeated.drop_duplicates().iloc[:5]:
+            rows = np.flatnonzero((ids == value).to_numpy(dtype=bool, na_value=False))[:4] + 1
+            examples.append(f"{value!r} on rows {', '.join(map(str, rows))}")
+        n_ids = repeated.nunique()
+        findings.append(
+            error(
+                "customers",
+                "customer_id",
+                int(dup.sum()),
+                f"{plural(n_ids, 'customer_id', 'appear')} more than once ({int(dup.sum()):,} rows); "
+                "customers must have one row per customer",
+                "Remove the duplicate rows, or give distinct customers distinct ids",
+                examples,
+            )
+        )
+    return findings
+
+
+def _empty_event_dates(table: str, frame: pd.DataFrame, col: str) -> list[Finding]:
+    empty = frame[col].isna()
+    if not empty.any():
+        return []
+    n = int(empty.sum())
+    return [
+        error(
+            table,
+            col,
+            n,
+            f"{plural(n, 'row', 'have')} no {col}",
+            f"Every {table} row needs its {col} to be placed in time; fill it in or "
+            "remove those rows",
+            row_examples(frame, empty, ["customer_id"]),
+        )
+    ]
+
+
+def _order(table: str, frame: pd.DataFrame, start: str, end: str) -> list[Finding]:
+    bad = frame[end] < frame[start]  # missing on either side compares False
+    if not bad.any():
+        return []
+    n = int(bad.sum())
+    action = (
+        "Fix the export, or leave resolved_at empty for tickets still open"
+        if end == "resolved_at"
+        else "Fix the dates; leave churn_date empty for customers who have not churned"
+    )
+    return [
+        error(
+            table,
+            end,
+            n,
+            f"{plural(n, 'row', 'have')} {end} before {start}",
+            action,
+            row_examples(frame, bad, ["customer_id", start, end]),
+        )
+    ]
+
+
+def _in_range(table, frame, col, low, high, scale) -> list[Finding]:
+    values = frame[col]
+    bad = (values < low) | (values > high)
+    if not bad.any():
+        return []
+    n = int(bad.sum())
+    where = f"below {low:g}" if high == np.inf else f"outside {low:g}..{high:g}"
+    return [
+        error(
+            table,
+            col,
+            n,
+            f"{plural(n, 'value')} {where} ({scale})",
+            f"Correct or blank those {col} values",
+            row_examples(frame, bad, ["customer_id", col]),
+        )
+    ]
+
+
+def _activity_columns(usage: pd.DataFrame) -> list[Finding]:
+    numeric = [
+        c
+        for c in usage.columns
+        if c not in ("customer_id", "date") and pd.api.types.is_numeric_dtype(usage[c])
+    ]
+    if numeric:
+        return []
+    return [
+        error(
+            "usage",
+            None,
+            len(usage),
+            f"no numeric activity column (columns found: {list(map(str, usage.columns))})",
+            "Add at least one numeric column such as sessions, events or minutes",
+        )
+    ]
+
+
+def link_rules(
+    tables: dict[str, pd.DataFrame], id_kinds: dict[str, str]
+) -> tuple[dict[str, pd.DataFrame], list[Finding]]:
+    """Check every table's ``customer_id`` against ``customers``; drop orphans with a warning.
+
+    Also an error when orphans would match after stripping leading zeros (ids stored as
+    integers in one table and zero-padded text in another), and a warning for activity rows
+    more than 31 days after the customer's churn date. Returns the tables without orphans.
+    """
+    customers = tables["customers"]
+    known = _arrow_ids(customers["customer_id"]).combine_chunks()
+    churn = customers["churn_date"].to_numpy() if "churn_date" in customers.columns else None
+    out = {"customers": customers}
+    findings: list[Finding] = []
+    for table, frame in tables.items():
+        if table == "customers" or "customer_id" not in frame.columns:
+            out[table] = frame
+            continue
+        event_col = EVENT_DATE[table] if table in ACTIVITY_TABLES else None
+        event_col = event_col if event_col in frame.columns else None
+        orphan, late, churned = _lookup(frame, known, churn, event_col)
+        if late is not None and late.any():
+            findings.append(_after_churn(table, frame, late, churned))
+        if orphan.any():
+            findings += _orphans(table, frame, orphan, known, id_kinds)
+            frame = frame.loc[~orphan].reset_index(drop=True)
+        out[table] = frame
+    return out, findings
+
+
+def _lookup(frame: pd.DataFrame, known: pa.Array, churn, event_col: str | None, step=1 << 23):
+    """Masks of orphan rows and of rows dated > 31 days after their customer's churn date.
+
+    Works through the ids in slices so that the temporary per-row lookups (customer index,
+    churn date) never exist for a whole 100M-row table at once; only the boolean masks do.
+    Also returns the churn dates of the late rows (for the examples).
+    """
+    ids = _arrow_ids(frame["customer_id"])
+    n = len(frame)
+    orphan = np.zeros(n, dtype=bool)
+    check = churn is not None and event_col is not None
+    late = np.zeros(n, dtype=bool) if check else None
+    deadline = churn + POST_CHURN_GRACE.to_timedelta64() if check else None
+    event = frame[event_col].to_numpy() if check else None
+    for start in range(0, n, step):
+        codes = pc.fill_null(pc.index_in(ids.slice(start, step), value_set=known), -1)
+        codes = codes.to_numpy()
+        stop = start + len(codes)
+        orphan[start:stop] = codes < 0
+        if check:
+            # an orphan's code -1 picks the last customer; masked out by codes >= 0
+            late[start:stop] = (event[start:stop] > deadline[codes]) & (codes >= 0)
+    churned = None
+    if check and late.any():
+        late_ids = ids.filter(pa.array(late))  # stays in Arrow: no Python string per row
+        codes = pc.index_in(late_ids, value_set=known).to_numpy()
+        churned = churn[codes.astype(np.int64)]
+    return orphan, late, churned
+
+
+def _arrow_ids(ids: pd.Series) -> pa.ChunkedArray:
+    """The ids as Arrow data without a copy (pandas' str dtype is Arrow inside)."""
+    ids = ids if isinstance(ids.array, pd.arrays.ArrowStringArray) else ids.astype(STR)
+    return ids.array.__arrow_array__().cast(pa.large_string())
+
+
+def _strip_zeros(ids: pa.Array) -> pa.Array:
+    stripped = pc.utf8_ltrim(ids, characters="0")
+    return pc.if_else(pc.equal(stripped, ""), "0", stripped)
+
+
+def _orphans(table, frame, orphan, known, id_kinds) -> list[Finding]:
+    n = int(orphan.sum())
+    positions = np.flatnonzero(orphan)
+    bad_ids = frame["customer_id"].iloc[positions]
+    examples = []
+    for value in bad_ids.drop_duplicates().iloc[:5]:
+        same = bad_ids.isna() if pd.isna(value) else (bad_ids == value)
+        rows = positions[same.to_numpy(dtype=bool, na_value=False)][:3] + 1
+        more = ", ..." if int(same.sum()) > 3 else ""
+        word = "row" if len(rows) == 1 else "rows"
+        examples.append(f"{show_id(value)} on {word} {', '.join(map(str, rows))}{more}")
+    findings = []
+    distinct = pa.array(bad_ids.dropna().unique().astype(str), type=pa.large_string())
+    matches = pc.is_in(_strip_zeros(distinct), value_set=_strip_zeros(known))
+    n_match = int(pc.sum(matches).as_py() or 0)
+    if n_match:
+        hit = pc.filter(distinct, matches)[0].as_py()
+        normal = _strip_zeros(pa.array([hit], pa.large_string()))[0].as_py()
+        twin = next(k for k in pc.filter(known, pc.equal(_strip_zeros(known), normal)).to_pylist())
+        findings.append(
+            error(
+                table,
+                "customer_id",
+                n,
+                f"ids are written differently than in customers: {plural(n_match, 'id', 'match')} a "
+                f"customer only after removing leading zeros (e.g. {hit!r} here, {twin!r} in "
+                f"customers; customers stores ids as {id_kinds.get('customers', 'text')}, {table} "
+                f"as {id_kinds.get(table, 'text')})",
+                "Export customer_id identically in every table, e.g. as text with the same "
+                "zero padding everywhere",
+            )
+        )
+    findings.append(
+        warning(
+            table,
+            "customer_id",
+            n,
+            f"{n:,} of {plural(len(frame), 'row')} have a customer_id not in customers "
+            "(or none); they are left out",
+            "Check that customers is complete, or remove those rows from the export",
+            examples,
+        )
+    )
+    return findings
+
+
+def show_id(value) -> str:
+    return "empty id" if pd.isna(value) else repr(value)
+
+
+def _after_churn(table: str, frame: pd.DataFrame, late: np.ndarray, churned) -> Finding:
+    col = EVENT_DATE[table]
+    n = int(late.sum())
+    n_customers = frame["customer_id"][late].nunique()
+    examples = [
+        f"row {p + 1}: customer {frame['customer_id'].iloc[p]!r} churned "
+        f"{pd.Timestamp(churned[i]):%Y-%m-%d}, {col} {pd.Timestamp(frame[col].iloc[p]):%Y-%m-%d}"
+        for i, p in enumerate(first_rows(late))
+    ]
+    return warning(
+        table,
+        col,
+        n,
+        f"{plural(n, 'row', 'are')} dated more than 31 days after the customer's churn_date "
+        f"({plural(n_customers, 'customer')}; likely a wrong churn date)",
+        "Check those customers' churn_date in customers (or whether they came back)",
+        examples,
+    )

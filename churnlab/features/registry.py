@@ -1,0 +1,135 @@
+"""The feature registry: what every feature means and how to say its value in plain words.
+
+Entries come from the feature definitions themselves (:mod:`churnlab.features.sql`: each feature's SQL
+sits next to its family, unit, description and reason template), so a feature is added in one
+place. Features whose names depend on the data (one per usage column, one per customer
+attribute) are matched by pattern; any other column (say from a user's own feature table)
+gets a generic entry in family ``other``. :func:`reason_text` turns a feature and its value
+into a short phrase for per-customer reasons, whatever the value's type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from numbers import Number
+
+from churnlab.features.sql import FAMILIES, Feature
+
+GENERIC_TEMPLATE = "{feature} = {value}"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a feature is: family, unit, a one-line description and a reason template.
+
+    ``template`` is a :meth:`str.format` string with ``{value}`` (and optionally
+    ``{feature}``), e.g. ``'{value:.0f} support tickets still open'``.
+    """
+
+    name: str
+    family: str
+    unit: str
+    description: str
+    template: str
+    #: for flags (unit 'flag'): the phrase when the value is 0
+    template_no: str = ""
+
+
+@cache
+def _known() -> dict[str, FeatureSpec]:
+    """Every fixed feature of every family (data-named ones are matched by pattern)."""
+    specs: dict[str, FeatureSpec] = {}
+    for family in FAMILIES:
+        for f in family.features:
+            specs[f.name] = FeatureSpec(
+                f.name, family.name, f.unit, f.description, f.template, f.template_no
+            )
+    return specs
+
+
+@cache
+def _patterns() -> list[tuple[re.Pattern[str], str, Feature]]:
+    """(regex on the name, family, pattern) for the features named after data columns."""
+    out = []
+    for family in FAMILIES:
+        for p in family.patterns:
+            regex = re.escape(p.name).replace(re.escape("{col}"), "(?P<col>.+)")
+            out.append((re.compile(regex), family.name, p))
+    return out
+
+
+def feature_spec(name: str) -> FeatureSpec:
+    """The registry entry of a feature column.
+
+    Known features first, then the patterns for features named after the data
+    (``engagement_<column>_30d``, ``profile_<attribute>``, ...), else a generic entry:
+    family ``other``, template ``'{feature} = {value}'``.
+    """
+    known = _known().get(name)
+    if known is not None:
+        return known
+    for regex, family, p in _patterns():
+        match = regex.fullmatch(name)
+        if match:
+            col = match.group("col").replace("_", " ")
+            unit = "value" if p.unit == "{kind}" else p.unit.format(col=col)
+            return FeatureSpec(
+                name,
+                family,
+                unit,
+                p.description.format(col=col),
+                p.template.format(col=col),
+            )
+    return FeatureSpec(name, "other", "value", f"column {name!r}", GENERIC_TEMPLATE)
+
+
+def _plain(value: object) -> object:
+    """numpy/pandas scalars as Python ones; booleans as 0/1; missing as None."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        with contextlib.suppress(ValueError, TypeError):
+            value = value.item()
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return value
+
+
+def reason_text(name: str, value: object) -> str:
+    """A short plain-words phrase for a feature's value, e.g. '3 support tickets still open'.
+
+    Safe for every value: missing values (None, NaN, pd.NA) say what missing means when the
+    description says it (``'days since ticket: no ticket'``), else ``'<feature> unknown'``;
+    text and categories give ``"plan is 'basic'"``; numbers use the feature's template and fall
+    back to ``'<feature> = <value>'`` when the template does not fit the value.
+    """
+    spec = feature_spec(name)
+    label = name.split("_", 1)[1].replace("_", " ") if spec.family != "other" else name
+    value = _plain(value)
+    if value is None:
+        # a feature whose description says what "missing" means says that, e.g. "no ticket"
+        meaning = re.search(r"missing: ([^)]*)\)", spec.description)
+        return f"{label}: {meaning.group(1)}" if meaning else f"{label} unknown"
+    if not isinstance(value, Number):
+        return f"{label} is {str(value)!r}"
+    if spec.unit == "flag" and spec.template_no and value in (0, 1):
+        return spec.template if value == 1 else spec.template_no
+    if spec.template == GENERIC_TEMPLATE:
+        return f"{name} = {value:g}" if isinstance(value, float) else f"{name} = {value}"
+    try:
+        return spec.template.format(value=value, feature=name)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return f"{label} = {value}"

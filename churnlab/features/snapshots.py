@@ -1,0 +1,187 @@
+"""Monthly snapshots, their population and churn labels (DESIGN section 2).
+
+A snapshot of month M has its cutoff at the first instant of M+1. Cancellation churn: the
+population is every customer with ``signup_date < cutoff`` and no ``churn_date`` before the
+cutoff; the label (horizon h) is a ``churn_date`` in ``[cutoff, cutoff + h months)``.
+Inactivity churn (shops without cancellations): the population is every customer with a usage
+row in ``[cutoff - N days, cutoff)``; the label is *no* usage row in ``[cutoff, cutoff + h
+months)``. A label is known (the snapshot is *labelled*) only when the data reaches the last
+day of its window (``data_end >= cutoff + h months - 1 day``); otherwise it is ``<NA>``.
+
+Both are written as SQL over a ``snaps`` table (one row per snapshot) and run on DuckDB; the
+same connection then serves the feature SQL (:mod:`churnlab.features`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+from churnlab.contract.dataset import Dataset
+from churnlab.core.errors import ChurnlabError, examples
+from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
+
+CHURN_KINDS = ("cancellation", "inactivity")
+
+_CANCELLATION_SQL = """
+SELECT c.customer_id, s.sid, s.snapshot, s.cutoff,
+  CAST(CASE WHEN s.labelled THEN
+    CASE WHEN c.churn_date < s.window_end THEN 1 ELSE 0 END END AS TINYINT) AS churned
+FROM customers c JOIN snaps s ON c.signup_date < s.cutoff
+WHERE c.churn_date IS NULL OR c.churn_date >= s.cutoff"""
+
+_INACTIVITY_SQL = """
+WITH active AS (
+  SELECT DISTINCT u.customer_id, s.sid
+  FROM usage u JOIN snaps s
+    ON u.date >= s.cutoff - INTERVAL {days} DAY AND u.date < s.cutoff
+), later AS (
+  SELECT DISTINCT u.customer_id, s.sid
+  FROM usage u JOIN snaps s ON u.date >= s.cutoff AND u.date < s.window_end
+)
+SELECT a.customer_id, s.sid, s.snapshot, s.cutoff,
+  CAST(CASE WHEN s.labelled THEN
+    CASE WHEN l.customer_id IS NULL THEN 1 ELSE 0 END END AS TINYINT) AS churned
+FROM active a JOIN snaps s ON s.sid = a.sid
+JOIN customers c ON c.customer_id = a.customer_id
+LEFT JOIN later l ON l.customer_id = a.customer_id AND l.sid = a.sid"""
+
+
+def default_months(dataset: Dataset) -> list[str]:
+    """Every month from the first signup month to the last month complete in the data.
+
+    A month is complete when its last day is on or before ``dataset.data_end``.
+    """
+    first = month_of(dataset.customers["signup_date"].min())
+    last = shift_month(month_of(dataset.data_end.normalize() + pd.Timedelta(days=1)), -1)
+    months = month_range(first, last)
+    if not months:
+        raise ChurnlabError(
+            f"The data ends on {dataset.data_end.date()}, before the first signup month "
+            f"{first} is complete: there is no complete month to take a snapshot of."
+        )
+    return months
+
+
+def check_arguments(
+    dataset: Dataset,
+    months: Sequence[str] | None,
+    horizon: int,
+    churn: str,
+    inactive_days: int,
+) -> list[str]:
+    """Validate the snapshot arguments; return the months normalised, sorted, deduplicated.
+
+    ``months=None`` means :func:`default_months`. Raises :class:`ChurnlabError` for an unknown
+    churn kind, a horizon or inactivity window below 1, inactivity churn without a usage
+    table, and months before the first signup month or after the data's last month.
+    """
+    if churn not in CHURN_KINDS:
+        raise ChurnlabError(
+            f"Unknown churn definition {churn!r}: use 'cancellation' (from churn_date) or "
+            "'inactivity' (no usage in the horizon)."
+        )
+    for name, value in (("horizon", horizon), ("inactive_days", inactive_days)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ChurnlabError(f"The {name} must be a whole number of at least 1, not {value!r}.")
+    if churn == "inactivity" and dataset.table("usage") is None:
+        raise ChurnlabError(
+            "Inactivity churn needs the usage table (one row per customer and active day), "
+            "and this dataset has none. Add usage.csv/usage.parquet or use "
+            "--churn cancellation."
+        )
+    if months is None:
+        return default_months(dataset)
+    wanted = sorted({parse_month(m) for m in months})
+    if not wanted:
+        raise ChurnlabError("No snapshot months were given; give at least one month (YYYY-MM).")
+    first = month_of(dataset.customers["signup_date"].min())
+    last = month_of(dataset.data_end)
+    outside = [m for m in wanted if m < first or m > last]
+    if outside:
+        raise ChurnlabError(
+            f"{len(outside)} snapshot month(s) lie outside the data, which runs from the first "
+            f"signup month {first} to {last}: {examples(outside)}. Pick months in that range."
+        )
+    return wanted
+
+
+def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd.DataFrame:
+    """One row per snapshot: ``sid`` (its position), ``snapshot``, ``cutoff``,
+    ``window_end`` (cutoff + horizon months) and ``labelled`` (the data reaches the window's
+    last day). ``months`` must be sorted."""
+    data_end = dataset.data_end  # scans every date column: once, not once per month
+    cutoffs = [month_cutoff(m) for m in months]
+    ends = [month_cutoff(shift_month(m, horizon)) for m in months]
+    last_day = [e - pd.Timedelta(days=1) for e in ends]
+    return pd.DataFrame(
+        {
+            "sid": pd.Series(range(len(months)), dtype="int32"),
+            "snapshot": pd.Series(list(months), dtype="string"),
+            "cutoff": pd.to_datetime(cutoffs).astype("datetime64[us]"),
+            "window_end": pd.to_datetime(ends).astype("datetime64[us]"),
+            "labelled": [data_end >= d for d in last_day],
+        }
+    )
+
+
+def open_engine(
+    dataset: Dataset,
+    months: Sequence[str],
+    horizon: int,
+    churn: str,
+    inactive_days: int,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the dataset's tables, ``snaps`` and ``pop`` in it.
+
+    ``pop`` holds ``customer_id, sid, snapshot, cutoff, churned`` and ``rid``: the population
+    of every snapshot with its label, ``rid`` numbering the rows in snapshot-then-customer
+    order. Arguments must have passed :func:`check_arguments`.
+    """
+    con = duckdb.connect()
+    # insertion order of intermediate results does not matter: every result is sorted at the end
+    con.execute("SET preserve_insertion_order = false")
+    for name, frame in dataset.tables.items():
+        con.register(name, frame)
+    con.register("snaps_frame", snapshots_frame(dataset, months, horizon))
+    con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
+    sql = _CANCELLATION_SQL if churn == "cancellation" else _INACTIVITY_SQL
+    con.execute(
+        "CREATE TEMP TABLE pop AS SELECT *, "
+        "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
+        f"FROM ({sql.format(days=int(inactive_days))}) x"
+    )
+    return con
+
+
+def snapshot_labels(
+    dataset: Dataset,
+    months: Sequence[str],
+    horizon: int = 1,
+    churn: str = "cancellation",
+    inactive_days: int = 30,
+) -> pd.DataFrame:
+    """The population of each snapshot month and its churn label.
+
+    Returns columns ``customer_id`` and ``snapshot`` (text ``YYYY-MM``) and ``churned``
+    (nullable Int8: 1 churned within ``horizon`` months of the cutoff, 0 stayed, ``<NA>`` when
+    the data does not yet reach the end of the label window), sorted by snapshot and
+    customer. ``churn`` is ``'cancellation'`` (from ``churn_date``) or ``'inactivity'`` (no
+    usage row within the horizon; population = a usage row in the ``inactive_days`` before the
+    cutoff). Bad arguments raise :class:`ChurnlabError`.
+    """
+    months = check_arguments(dataset, months, horizon, churn, inactive_days)
+    con = open_engine(dataset, months, horizon, churn, inactive_days)
+    try:
+        frame = con.sql("SELECT customer_id, snapshot, churned FROM pop ORDER BY rid").df()
+    finally:
+        con.close()
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype("string"),
+            "snapshot": frame["snapshot"].astype("string"),
+            "churned": frame["churned"].astype("Int8"),
+        }
+    )

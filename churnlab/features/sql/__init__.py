@@ -1,0 +1,16 @@
+"""Feature definitions as SQL, one module per driver family (see :mod:`churnlab.features.sql.core`)."""
+
+from __future__ import annotations
+
+from churnlab.features.sql.core import Family, Feature, Schema, family_query, quote, snake
+from churnlab.features.sql.engagement import ENGAGEMENT
+from churnlab.features.sql.onboarding import ONBOARDING
+from churnlab.features.sql.price import PRICE
+from churnlab.features.sql.profile import PROFILE
+from churnlab.features.sql.support import SUPPORT
+from churnlab.features.sql.voc import VOC
+
+#: every family, in churnlab.contract.dataset.FAMILY_ORDER
+FAMILIES: tuple[Family, ...] = (PRICE, SUPPORT, ONBOARDING, ENGAGEMENT, VOC, PROFILE)
+
+__all__ = ["FAMILIES", "Family", "Feature", "Schema", "family_query", "quote", "snake"]

@@ -1,0 +1,147 @@
+"""Point-in-time feature definitions as SQL, one block per driver family (DESIGN sections 2-3).
+
+Every family is a :class:`Family` (one module per family): the table it reads, a ``base``
+function that writes the family's SQL (common table expressions ending in one aggregate
+``agg`` keyed by ``customer_id, sid``) and its :class:`Feature` list. A feature is one SQL
+expression over ``agg`` (alias ``a``) and the population (alias ``p``: ``customer_id, sid,
+cutoff, rid``), next to its registry entry (family, unit, description, reason template).
+Adding a feature is one :class:`Feature` entry in its family's module (plus an aggregate
+column in ``base`` when it needs a new one); :mod:`churnlab.features.registry` picks it up.
+
+Snapshots are keyed by ``sid``, their position in month order. Point in time: an event
+reaches a snapshot only when ``event_ts < cutoff`` (and after a lower bound for windowed
+features), so nothing dated at or after a snapshot's cutoff can reach that snapshot.
+The big tables avoid joining all history to every snapshot: "state as of the cutoff" (the
+current billing period, the last active day) uses each row's validity interval ``[ts,
+next_ts)``, computed once with window functions; usage is summed once into buckets between
+window edges (a day -> bucket calendar, joined by equality); onboarding steps are grouped by
+the first snapshot that knows them and summed forward. Cutoffs are month starts, which is
+what lets these lookups be equality joins on months. The SQL sticks to joins, window
+functions, CASE and plain aggregates, so it can be transpiled to Spark SQL (sqlglot); DuckDB
+spellings to map there: ``date_diff``, ``median``, ``generate_series``/``unnest``, struct
+literals with ``max`` (the latest value by time), ``bit_or``/``bit_count``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: a date far in the future: the end of the validity interval of each customer's last row.
+FOREVER = "TIMESTAMP '9999-12-31 00:00:00'"
+
+#: A common table expression ``grid(m, k)``: for every month start ``m`` from the first to the
+#: last cutoff, ``k`` = how many cutoffs fall on or before it. Cutoffs are month starts, so a
+#: fact dated ``t`` is known to snapshots ``k(month of t)`` onwards (``k`` = 0 before the first
+#: cutoff; facts dated at or after the last cutoff reach none). Families whose facts only
+#: accumulate group them by ``k`` and carry the totals forward, instead of joining every fact
+#: to every later snapshot.
+SNAPSHOT_GRID = """grid AS (
+  SELECT g.m, count(s.sid) AS k
+  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
+        FROM snaps) g
+  JOIN snaps s ON s.cutoff <= g.m
+  GROUP BY g.m
+)"""
+#: ``next_k`` of a customer's last group: beyond every snapshot
+NO_LATER_K = 2147483647
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: its SQL expression and what the registry says about it."""
+
+    name: str
+    sql: str
+    unit: str
+    description: str
+    template: str
+    #: optional table columns it needs (the feature is left out when one is missing)
+    requires: tuple[str, ...] = ()
+    #: for flags: the phrase when the flag is 0 (``template`` says the flag is 1)
+    template_no: str = ""
+
+
+#: table name -> {column name: kind}, kind one of 'number', 'text', 'date', for the tables the
+#: dataset has (flags count as numbers: SQL sees them as 0/1)
+Schema = dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A driver family: the table that turns it on, its base SQL and its features.
+
+    ``base(schema)`` returns the SQL up to the ``agg`` expression. ``patterns`` are features
+    repeated for each data column that ``columns(schema)`` names (each usage column, each
+    customer attribute): their fields hold ``{col}`` (the column; its snake_case form in the
+    name), their SQL ``{i}`` (the column's position) and ``{q}`` (the quoted column name).
+    """
+
+    name: str
+    table: str
+    base: Callable[[Schema], str]
+    features: tuple[Feature, ...] = ()
+    patterns: tuple[Feature, ...] = ()
+    columns: Callable[[Schema], dict[str, str]] | None = None
+
+    def available(self, schema: Schema) -> list[Feature]:
+        """The features this dataset can feed: ``requires`` entries are ``col`` or ``a|b``."""
+        cols = set(schema.get(self.table, ()))
+        fixed = [
+            f
+            for f in self.features
+            if all(any(alt in cols for alt in need.split("|")) for need in f.requires)
+        ]
+        repeated = []
+        if self.columns is not None:
+            # columns(schema): data column -> its snake_case name part
+            for i, (col, part) in enumerate(self.columns(schema).items()):
+                kind = schema[self.table].get(col, "number")
+                repeated += [_expand(p, col, part, i, kind) for p in self.patterns]
+        return fixed + repeated
+
+
+def _expand(pattern: Feature, col: str, part: str, index: int, kind: str) -> Feature:
+    """A pattern feature for one data column; unit ``{kind}`` means category for text."""
+    unit = pattern.unit
+    if unit == "{kind}":
+        unit = "category" if kind == "text" else "value"
+    return Feature(
+        name=pattern.name.format(col=part),
+        sql=pattern.sql.format(i=index, q=quote(col)),
+        unit=unit.format(col=col),
+        description=pattern.description.format(col=col),
+        template=pattern.template.format(col=col),
+        requires=pattern.requires,
+    )
+
+
+def snake(name: str) -> str:
+    """A column name as a snake_case feature-name part: 'Sessions (web)' -> 'sessions_web'."""
+    out = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
+    return out or "column"
+
+
+def quote(name: str) -> str:
+    """A SQL identifier in double quotes (names from the user's data may hold anything)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def family_query(family: Family, schema: Schema, features: list[Feature]) -> str:
+    """The full query of one family: one row per population row, one column per feature.
+
+    Rows are identified by the population's row number ``rid`` (its position in the
+    snapshot-then-customer order), so the families' results line up without another join.
+
+    Features whose unit is ``category`` stay text; every other feature is a DOUBLE.
+    """
+    select = ",\n  ".join(
+        f"CAST({f.sql} AS {'VARCHAR' if f.unit == 'category' else 'DOUBLE'}) AS {quote(f.name)}"
+        for f in features
+    )
+    return (
+        f"{family.base(schema)}\n"
+        f"SELECT p.rid,\n  {select}\n"
+        "FROM pop p LEFT JOIN agg a ON a.customer_id = p.customer_id AND a.sid = p.sid"
+    )

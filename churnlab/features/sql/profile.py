@@ -1,0 +1,64 @@
+"""The profile family: tenure at each cutoff and the customer's static attributes."""
+
+from __future__ import annotations
+
+from churnlab.features.sql.core import Family, Feature, Schema, quote, snake
+
+#: customers columns that are never features: the id and the dates that define churn itself
+NOT_ATTRIBUTES = ("customer_id", "signup_date", "churn_date")
+#: average days per month, so that tenure is a continuous number of months
+DAYS_PER_MONTH = 30.4375
+
+
+def _profile_base(schema: Schema) -> str:
+    # attributes under positional aliases: a column called, say, 'sid' cannot clash
+    cols = "".join(f", c.{quote(col)} AS attr{i}" for i, col in enumerate(attribute_names(schema)))
+    return f"""WITH agg AS (
+  SELECT p.customer_id, p.sid, c.signup_date{cols}
+  FROM pop p JOIN customers c ON c.customer_id = p.customer_id
+)"""
+
+
+def attribute_names(schema: Schema) -> dict[str, str]:
+    """customers column -> its feature name after ``profile_``, for every static attribute.
+
+    Date columns are left out (a date is not a category); two columns that snake-case alike
+    keep distinct names (``plan``, ``plan_2``).
+    """
+    names: dict[str, str] = {}
+    taken = {"tenure_months"}
+    for col, kind in schema["customers"].items():
+        if col in NOT_ATTRIBUTES or kind == "date":
+            continue
+        name, k = snake(col), 2
+        while name in taken:
+            name, k = f"{snake(col)}_{k}", k + 1
+        taken.add(name)
+        names[col] = name
+    return names
+
+
+PROFILE = Family(
+    name="profile",
+    table="customers",
+    base=_profile_base,
+    features=(
+        Feature(
+            "profile_tenure_months",
+            f"date_diff('day', a.signup_date, p.cutoff) / {DAYS_PER_MONTH}",
+            "months",
+            f"months from signup to the cutoff (days / {DAYS_PER_MONTH})",
+            "a customer for {value:.0f} month(s)",
+        ),
+    ),
+    patterns=(
+        Feature(
+            "profile_{col}",
+            "a.attr{i}",
+            "{kind}",
+            "customer attribute {col!r} (static, known at signup)",
+            "{col} = {{value:g}}",
+        ),
+    ),
+    columns=attribute_names,
+)

@@ -1,0 +1,11 @@
+"""Models on a feature table: encoding, the XGBoost booster and its calibration, temporal and
+k-fold splits, the one backtest, quality metrics, and explanations (SHAP per feature, family,
+segment and customer).
+
+Pure computation on :class:`~churnlab.features.FeatureTable` values. May import
+:mod:`churnlab.core` and :mod:`churnlab.features`.
+"""
+
+from churnlab.model.booster import Calibrator, ChurnModel, Encoder, oof_scores, temporal_split
+
+__all__ = ["Calibrator", "ChurnModel", "Encoder", "oof_scores", "temporal_split"]

@@ -1,0 +1,162 @@
+"""The run commands: check the input, then execute a notebook from ``notebooks/`` as a job.
+
+This is the top of churnlab below the CLI (DESIGN sections 4-6). Each ``run_*`` function
+checks the cheap things first (folders, month format, parameter types, then the dataset or
+feature table itself) so that a user mistake ends in one :class:`ChurnlabError` before a
+kernel starts, then hands the notebook to :func:`churnlab.runs.execute.execute`, which runs it
+into an atomic output folder with report.html and manifest.json. Notebooks are known here by
+path only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from churnlab.core.errors import ChurnlabError
+from churnlab.runs.execute import execute
+from churnlab.runs.manifest import REPO_DIR, input_files
+from churnlab.runs.outdir import check_out
+from churnlab.runs.params import check_explain_params, check_report_params, load_table_or_dataset
+
+NOTEBOOK_DIR = REPO_DIR / "notebooks"
+
+
+def _check_dataset(params: dict) -> None:
+    """Read and validate the dataset and check the month and churn options against it.
+
+    The notebook does the same; doing it first means a bad dataset or a month outside the
+    data ends in one message (exit 2) before a kernel starts and without an output folder.
+    """
+    from churnlab.contract import read_dataset
+    from churnlab.report.kpis import resolve_month
+    from churnlab.features.snapshots import check_arguments
+
+    dataset = read_dataset(Path(params["data"]))
+    resolve_month(dataset, params["month"], params["horizon"])
+    check_arguments(dataset, None, params["horizon"], params["churn"], params["inactive_days"])
+
+
+def demo_data_dir() -> Path:
+    """The repository's embedded demo dataset, ``data/demo`` (the project installs editable)."""
+    path = REPO_DIR / "data" / "demo"
+    if not path.is_dir():
+        raise ChurnlabError(
+            f"The demo dataset is missing: {path} does not exist. Run churnlab from a clone of "
+            "the repository (pip install -e .), or regenerate it as data/README.md explains."
+        )
+    return path
+
+
+def latest_complete_month(data: Path) -> str:
+    """The latest calendar month that the dataset at ``data`` covers completely (YYYY-MM)."""
+    from churnlab.contract import read_dataset
+    from churnlab.report.kpis import latest_complete_month as from_dataset
+
+    return from_dataset(read_dataset(Path(data)))
+
+
+def run_report(
+    data: Path,
+    month: str,
+    out: Path,
+    horizon: int = 1,
+    seed: int = 0,
+    churn: str = "cancellation",
+    inactive_days: int = 30,
+    force: bool = False,
+) -> Path:
+    """Run the monthly report for ``month`` on the dataset ``data`` into ``out``.
+
+    Executes notebooks/report.ipynb through papermill and leaves in ``out`` the files of
+    DESIGN section 5: report.ipynb, report.html, metrics.json, drivers.csv, scores.csv,
+    manifest.json (plus the report's own tables). ``month=''`` means the latest complete month.
+    Returns the path of report.html. Raises :class:`ChurnlabError` for bad input (before any
+    kernel starts when it can tell) and :class:`RunFailed` when the notebook breaks.
+    """
+    params = check_report_params(data, month, horizon, seed, churn, inactive_days)
+    data_dir = Path(params["data"]).absolute()
+    params["data"] = str(data_dir)
+    check_out(out, force, [data_dir])  # the cheap checks first: a bad OUT is refused at once
+    _check_dataset(params)
+    inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
+    return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report", [data_dir])
+
+
+def run_explain(
+    table: Path,
+    id_col: str,
+    label_col: str,
+    out: Path,
+    families: Path | None = None,
+    seed: int = 0,
+    force: bool = False,
+) -> Path:
+    """Train and explain on a feature table through notebooks/explanation.ipynb.
+
+    Leaves the same files as a report run in ``out`` (the ``backtest`` block of metrics.json
+    holds the validation metrics) and returns the path of report.html.
+    """
+    params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
+    del params["data"]  # a command-line run always explains a table file
+    protected = [Path(params["table"])] + ([Path(params["families"])] if params["families"] else [])
+    check_out(out, force, protected)
+    # a label, id or families problem is reported now, before a kernel starts
+    load_table_or_dataset(params)
+    params["table"] = str(Path(params["table"]).absolute())
+    inputs = [("table/" + Path(params["table"]).name, Path(params["table"]))]
+    if params["families"]:
+        params["families"] = str(Path(params["families"]).absolute())
+        inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
+    return execute(
+        NOTEBOOK_DIR / "explanation.ipynb", params, out, inputs, force, "explain", protected
+    )
+
+
+def run_experiment(
+    out: Path,
+    data: Path | None = None,
+    table: Path | None = None,
+    id_col: str | None = None,
+    label_col: str | None = None,
+    families: Path | None = None,
+    seeds: list[int] = (0,),
+    ablate: bool = True,
+    force: bool = False,
+    param_sets: list[dict] | None = None,
+) -> Path:
+    """Compare model runs (parameter sets x seeds, and family ablations) via the notebook.
+
+    Give either a dataset folder ``data`` (its feature table is built) or a feature table
+    file ``table`` with ``id_col`` and ``label_col``. Leaves in ``out`` report.ipynb,
+    report.html, comparison.csv, runs/<run_id>/manifest.json and manifest.json; returns the
+    path of report.html.
+    """
+    from churnlab.report.experiments import check_experiment_params
+
+    if (data is None) == (table is None):
+        raise ChurnlabError("An experiment needs exactly one of --data DIR or --table FILE.")
+    params = check_explain_params(
+        str(table or ""),
+        id_col or "customer_id",
+        label_col or "churned",
+        str(families or ""),
+        0,
+        data=str(data or ""),
+    )
+    del params["seed"]
+    params.update(check_experiment_params(list(seeds), param_sets or [{}], ablate))
+    source = Path(params["table"] or params["data"]).absolute()
+    params["table" if params["table"] else "data"] = str(source)
+    inputs = [
+        (p.relative_to(source).as_posix() if source.is_dir() else p.name, p)
+        for p in input_files(source)
+    ]
+    protected = [source]
+    if params["families"]:
+        params["families"] = str(Path(params["families"]).absolute())
+        inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
+        protected.append(Path(params["families"]))
+    check_out(out, force, protected)
+    return execute(
+        NOTEBOOK_DIR / "experiments.ipynb", params, out, inputs, force, "experiment", protected
+    )

@@ -1,0 +1,184 @@
+"""Execute a notebook into an atomic output folder and write its report.html and manifest.json.
+
+The notebook runs through papermill inside a hidden sibling folder ``.OUT.partial-<pid>``.
+Only a run that finished is moved to ``OUT`` (with ``force``, an old run folder is replaced
+after success; :mod:`churnlab.runs.outdir` says which folders may be replaced), so ``OUT`` never
+looks complete when it is not:
+
+- a cell that raises leaves ``OUT`` holding the partly executed ``report.ipynb`` and an
+  ``error.txt`` (no ``report.html``, no result files); a ChurnlabError raised in the kernel
+  becomes a ChurnlabError here (exit 2), anything else a :class:`RunFailed` (exit 1);
+- Ctrl-C, SIGTERM and SIGHUP remove the partial folder; a dead kernel is a
+  :class:`RunFailed` like a failed cell.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from churnlab.core.errors import ChurnlabError
+from churnlab.runs.manifest import REPO_DIR, fingerprint, git_commit, input_files, package_versions
+from churnlab.runs.outdir import (
+    RunLock,
+    check_out,
+    keep_failure,
+    new_partial,
+    publish,
+    seal,
+    signals_as_interrupts,
+)
+from churnlab.runs.rendering import render_html
+
+#: files whose presence would make a folder look like a finished run
+RESULT_FILES = ("report.html", "metrics.json", "drivers.csv", "scores.csv", "manifest.json")
+
+
+class RunFailed(ChurnlabError):
+    """A notebook cell failed with an error that is not a user mistake (or the kernel died).
+
+    The CLI prints the message (which cell, which error, where the partial notebook is) and
+    exits with code 1, which tells a scheduler "churnlab or its environment failed" rather
+    than "your input is wrong" (exit 2).
+    """
+
+    exit_code = 1
+
+
+def _error_message(err: Exception) -> tuple[str, str]:
+    """(ename, one-paragraph description) of a papermill execution error."""
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    cell = getattr(err, "cell_index", None)
+    count = getattr(err, "exec_count", None)
+    source = (getattr(err, "source", "") or "").strip().splitlines()
+    where = f"cell {cell} of the executed notebook" if cell is not None else "a cell"
+    if count is not None:
+        where += f" (In [{count}])"
+    first = f", starting `{source[0][:80]}`" if source else ""
+    return ename, f"{where}{first} raised {ename}: {evalue}"
+
+
+# --- execution ------------------------------------------------------------------------------
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (stable across clones)."""
+    try:
+        return path.resolve().relative_to(REPO_DIR).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _say(text: str) -> None:
+    print(f"churnlab: {text}", file=sys.stderr, flush=True)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def execute(
+    notebook: Path,
+    parameters: dict,
+    out: Path,
+    inputs: list[tuple[str, Path]],
+    force: bool = False,
+    command: str = "report",
+    protected: list[Path] = (),
+) -> Path:
+    """Execute ``notebook`` with ``parameters`` into the folder ``out``; return report.html.
+
+    The run happens in a hidden sibling ``.OUT.partial-<pid>`` (the kernel's working
+    directory; the notebook's ``out_dir`` is ``'.'``), under a lock on ``OUT``; then
+    report.html and manifest.json are written and the folder is moved to ``out``.
+    ``protected`` are the run's inputs, which ``out`` may never be, contain or lie in (see
+    :mod:`churnlab.runs.outdir`). See the module docstring for failures and interruptions.
+    """
+    out = check_out(out, force, protected)
+    with RunLock(out):
+        check_out(out, force, protected)  # again, now that no other run can change it
+        partial = new_partial(out)
+        try:
+            with signals_as_interrupts():
+                return _run(notebook, parameters, out, partial, inputs, force, command)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)  # gone already unless interrupted
+            raise
+
+
+def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    executed = partial / "report.ipynb"
+    params = {**parameters, "out_dir": "."}
+    started, clock = _now(), time.perf_counter()
+    _say(f"executing {_shown(notebook)} into {out} ...")
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(partial),
+            progress_bar=False,
+            log_output=False,
+            # the kernel warns on every start that its local TCP link is unencrypted: noise
+            # in a scheduler's log that hides real messages; errors still show
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except PapermillExecutionError as err:
+        ename, text = _error_message(err)
+        if ename == "KeyboardInterrupt":
+            raise KeyboardInterrupt from None
+        where = keep_failure(partial, out, executed.name, text, command)
+        if ename == "ChurnlabError":
+            raise ChurnlabError(
+                f"{err.evalue}\n(The partly executed notebook is {where / executed.name}.)"
+            ) from None
+        raise RunFailed(
+            f"The {command} notebook failed: {text}.\nThe partly executed notebook is "
+            f"{where / executed.name}; error.txt there says the same."
+        ) from None
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # the kernel died or could not start: not the user's input
+        text = f"the kernel stopped: {type(err).__name__}: {err}"
+        if executed.exists():
+            where = keep_failure(partial, out, executed.name, text, command)
+            detail = f"The partly executed notebook is {where / executed.name}."
+        else:
+            detail = "No notebook was written."
+        raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
+    executed_s = time.perf_counter() - clock
+    _say("rendering report.html ...")
+    html_clock = time.perf_counter()
+    render_html(executed, partial / "report.html")
+    html_s = time.perf_counter() - html_clock
+    manifest = {
+        "command": command,
+        "notebook": _shown(notebook),
+        "parameters": {**parameters, "out_dir": str(out)},
+        "inputs": fingerprint(inputs),
+        "versions": package_versions(),
+        "git": git_commit(),
+        "started_at": started,
+        "finished_at": _now(),
+        "duration_seconds": round(time.perf_counter() - clock, 3),
+        "timings_seconds": {"execute": round(executed_s, 3), "html": round(html_s, 3)},
+        "outputs": fingerprint(
+            (p.relative_to(partial).as_posix(), p) for p in input_files(partial)
+        )["files"],
+    }
+    (partial / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
+    seal(partial, command)
+    publish(partial, out, force)
+    _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
+    return out / "report.html"
