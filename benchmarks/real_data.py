@@ -90,6 +90,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from churnlab.model import metrics as mx
+
 sys.dont_write_bytecode = True  # the sibling modules below leave no benchmarks/__pycache__
 from datadir import BENCH_DATA  # noqa: E402
 from public_dataset import MEMBER as TV_MEMBER  # noqa: E402
