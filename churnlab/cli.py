@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from churnlab.core.errors import ChurnlabError
-
-FAMILIES = ("price", "support", "onboarding", "engagement", "voice_of_customer", "profile")
+from churnlab.core.families import FAMILY_ORDER
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int, default=0)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--start", default="2024-11", help="first month, YYYY-MM")
-    p.add_argument("--dominant", choices=FAMILIES, help="make one driver family dominate")
+    p.add_argument("--dominant", choices=FAMILY_ORDER, help="make one driver family dominate")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
 
     p = sub.add_parser("validate", help="check a dataset folder against the data contract")

@@ -8,9 +8,9 @@ import pytest
 import xgboost as xgb
 from test_model import make_table
 
+from churnlab.core.families import family
 from churnlab.model import ChurnModel
 from churnlab.model.explain import (
-    ACTIONS,
     ExplanationData,
     customer_reasons,
     explain,
@@ -143,7 +143,7 @@ def test_reasons_name_value_and_contribution_and_pick_an_action():
     assert "2" in r.loc[0, "reason_1"] and "+1.00" in r.loc[0, "reason_1"]
     assert "basic" in r.loc[0, "reason_2"] and "+0.50" in r.loc[0, "reason_2"]
     assert r.loc[0, "reason_3"] == ""
-    assert r.loc[0, "family_1"] == "support" and r.loc[0, "action"] == ACTIONS["support"]
+    assert r.loc[0, "family_1"] == "support" and r.loc[0, "action"] == family("support").action
     # row b: tickets then price (value missing) -- both raise the risk
     assert "+3.00" in r.loc[1, "reason_1"] and "+1.00" in r.loc[1, "reason_2"]
     # row c: nothing raises the risk

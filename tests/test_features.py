@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from churnlab.contract import dataset_from_frames
+from churnlab.core.churn import ChurnDefinition
 from churnlab.features import build_feature_table
 
 NAN = float("nan")
@@ -170,12 +171,8 @@ def test_shape_labels_and_metadata(table):
     assert frame["churned"].dtype == "Int8"
     assert table.value_col == "price_amount"
     assert table.segment_col == "profile_segment"
-    assert table.meta == {
-        "horizon": 1,
-        "churn": "cancellation",
-        "inactive_days": 30,
-        "months": ["2025-02", "2025-03"],
-    }
+    assert table.definition == ChurnDefinition(1, "cancellation", 30)
+    assert table.meta == {"months": ["2025-02", "2025-03"]}
     assert set(table.families.values()) == {
         "price",
         "support",
@@ -328,14 +325,14 @@ def test_optional_columns_turn_single_features_off():
 
 def test_inactivity_churn_feature_table():
     ft = build_feature_table(
-        dataset_from_frames(tables()), ["2025-03"], churn="inactivity", inactive_days=30
+        dataset_from_frames(tables()), ["2025-03"], ChurnDefinition(churn="inactivity")
     )
     # active in [03-02, 04-01): only A; its row on 04-01 (the cutoff day itself) is in the
     # label window [04-01, 05-01), so A stayed
     assert ft.frame["customer_id"].tolist() == ["A"]
     assert ft.frame["churned"].tolist() == [0]
     assert value(ft, "A", "engagement_sessions_30d") == 3.0
-    assert ft.meta["churn"] == "inactivity"
+    assert ft.definition.churn == "inactivity"
 
 
 def test_registry_covers_every_feature_with_its_family(table):

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnlab.contract import dataset_from_frames
+from churnlab.core.churn import ChurnDefinition
 from churnlab.core.months import month_cutoff, month_of, month_range
 from churnlab.features import build_feature_table
 
@@ -149,8 +150,8 @@ def test_future_rows_change_no_feature_and_no_population(data):
     month = data.draw(st.sampled_from(month_range(first, month_of(before.data_end))))
     later = dataset_from_frames(data.draw(future(tables, month_cutoff(month))))
 
-    a = build_feature_table(before, [month], churn=churn)
-    b = build_feature_table(later, [month], churn=churn)
+    a = build_feature_table(before, [month], ChurnDefinition(churn=churn))
+    b = build_feature_table(later, [month], ChurnDefinition(churn=churn))
     assert a.families == b.families
     columns = ["customer_id", "snapshot", *a.features]
     pd.testing.assert_frame_equal(a.frame[columns], b.frame[columns])

@@ -24,8 +24,8 @@ from test_execute import network_loads
 
 from churnlab import runs
 from churnlab.contract import read_dataset
-from churnlab.contract.dataset import FAMILY_ORDER
 from churnlab.core.errors import ChurnlabError
+from churnlab.core.families import FAMILY_ORDER
 from churnlab.core.months import month_cutoff
 from churnlab.features import build_feature_table
 from churnlab.synth import generate, write_world

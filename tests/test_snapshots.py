@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from churnlab.contract import dataset_from_frames
+from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.snapshots import default_months, snapshot_labels
 
@@ -63,7 +64,7 @@ def test_population_and_labels_horizon_1(dataset):
 
 
 def test_labels_horizon_2(dataset):
-    labels = snapshot_labels(dataset, ["2024-12", "2025-01", "2025-02"], horizon=2)
+    labels = snapshot_labels(dataset, ["2024-12", "2025-01", "2025-02"], ChurnDefinition(2))
     # December's window [2025-01-01, 2025-03-01): c4 leaves 02-28, c5 02-01
     assert _as_dict(labels, "2024-12") == {"c4": 1, "c5": 1}
     # January's window [02-01, 04-01): c1 (03-01) and c4 (02-28) leave
@@ -135,7 +136,7 @@ def _usage_dataset() -> object:
 def test_inactivity_population_and_label():
     ds = _usage_dataset()
     labels = snapshot_labels(
-        ds, ["2025-01", "2025-02", "2025-03"], churn="inactivity", inactive_days=30
+        ds, ["2025-01", "2025-02", "2025-03"], ChurnDefinition(churn="inactivity", inactive_days=30)
     )
     # January (cutoff 02-01, window [01-02, 02-01)): u2 (01-30) and u3 (01-29, 01-15);
     # neither has a row in February (u1's first row, 02-28, is not in January's window)
@@ -144,13 +145,15 @@ def test_inactivity_population_and_label():
     assert _as_dict(labels, "2025-02") == {"u1": 0, "u2": 1}
     # March (cutoff 04-01, window [03-02, 04-01)): u1 (03-15); u4's 03-01 is 31 days back
     assert _as_dict(labels, "2025-03") == {"u1": 1}
-    wider = snapshot_labels(ds, ["2025-03"], churn="inactivity", inactive_days=31)
+    wider = snapshot_labels(ds, ["2025-03"], ChurnDefinition(churn="inactivity", inactive_days=31))
     assert _as_dict(wider, "2025-03") == {"u1": 1, "u4": 0}  # u4 active on 04-30
 
 
 def test_inactivity_horizon_2_and_unlabelled():
     ds = _usage_dataset()
-    labels = snapshot_labels(ds, ["2025-01", "2025-02", "2025-03"], churn="inactivity", horizon=2)
+    labels = snapshot_labels(
+        ds, ["2025-01", "2025-02", "2025-03"], ChurnDefinition(2, churn="inactivity")
+    )
     # January's window [02-01, 04-01): u2 and u3 have no row in it
     assert _as_dict(labels, "2025-01") == {"u2": 1, "u3": 1}
     assert _as_dict(labels, "2025-02") == {"u1": 0, "u2": 1}
@@ -173,6 +176,6 @@ def test_inactivity_horizon_2_and_unlabelled():
     ],
 )
 def test_bad_arguments_raise_clear_errors(dataset, kwargs, words):
-    kwargs = {"months": ["2025-01"], **kwargs}
+    months = kwargs.pop("months", ["2025-01"])
     with pytest.raises(ChurnlabError, match=words):
-        snapshot_labels(dataset, **kwargs)
+        snapshot_labels(dataset, months, ChurnDefinition(**kwargs))

@@ -19,15 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-#: table -> driver family it turns on (``customers`` always gives the profile family).
-TABLE_FAMILIES: dict[str, str] = {
-    "customers": "profile",
-    "billing": "price",
-    "tickets": "support",
-    "onboarding": "onboarding",
-    "usage": "engagement",
-    "feedback": "voice_of_customer",
-}
+from churnlab.core.families import FAMILY_ORDER, TABLE_FAMILIES
 
 #: table -> the column that dates each row (the instant the row became known).
 EVENT_DATE: dict[str, str] = {
@@ -48,16 +40,6 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "usage": ("date",),
     "feedback": ("responded_at",),
 }
-
-#: the order families are shown in everywhere.
-FAMILY_ORDER: tuple[str, ...] = (
-    "price",
-    "support",
-    "onboarding",
-    "engagement",
-    "voice_of_customer",
-    "profile",
-)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from churnlab.contract.dataset import Dataset
+from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
 from churnlab.features.snapshots import check_arguments, open_engine
 from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query
 from churnlab.features.sql.profile import attribute_names
@@ -62,25 +63,23 @@ def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
 def build_feature_table(
     dataset: Dataset,
     months: Sequence[str] | None = None,
-    horizon: int = 1,
-    churn: str = "cancellation",
-    inactive_days: int = 30,
+    definition: ChurnDefinition = DEFAULT_CHURN,
 ) -> FeatureTable:
     """Point-in-time features of every snapshot's population, with labels.
 
     ``months`` defaults to every complete month of the data (:func:`default_months`);
-    ``horizon``, ``churn`` and ``inactive_days`` define population and label as in
+    ``definition`` defines population and label as in
     :func:`churnlab.features.snapshots.snapshot_labels`. The frame holds ``customer_id``, ``snapshot``,
     ``churned`` and the features (numbers as float64, categories as string dtype), sorted by
     snapshot then customer. ``value_col`` is ``price_amount`` when there is billing,
     ``segment_col`` is ``profile_segment`` when customers have a segment. Feature values use
     only rows dated before each snapshot's cutoff; a missing table turns its family off.
     """
-    months = check_arguments(dataset, months, horizon, churn, inactive_days)
+    months = check_arguments(dataset, months, definition)
     schema = dataset_schema(dataset)
     plan = feature_plan(dataset)
     started = time.perf_counter()
-    con = open_engine(dataset, months, horizon, churn, inactive_days)
+    con = open_engine(dataset, months, definition)
     log.debug("population and labels: %.2f s", time.perf_counter() - started)
     try:
         keys = _fetch_in_order(con, "SELECT rid, customer_id, snapshot, churned FROM pop")
@@ -132,12 +131,8 @@ def build_feature_table(
         snapshot_col="snapshot",
         value_col="price_amount" if "price_amount" in families else None,
         segment_col=segment if segment in families else None,
-        meta={
-            "horizon": horizon,
-            "churn": churn,
-            "inactive_days": inactive_days,
-            "months": list(months),
-        },
+        definition=definition,
+        meta={"months": list(months)},
     )
 
 

@@ -15,9 +15,7 @@ from pathlib import Path
 import yaml
 
 from churnlab.core.errors import ChurnlabError, examples
-
-#: family of every column a families file does not name.
-OTHER = "other"
+from churnlab.core.families import OTHER
 
 
 def parse_families(path: Path) -> dict[str, list[str]]:

@@ -20,10 +20,9 @@ import duckdb
 import pandas as pd
 
 from churnlab.contract.dataset import Dataset
+from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, INACTIVITY, ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
-
-CHURN_KINDS = ("cancellation", "inactivity")
 
 _CANCELLATION_SQL = """
 SELECT c.customer_id, s.sid, s.snapshot, s.cutoff,
@@ -66,27 +65,15 @@ def default_months(dataset: Dataset) -> list[str]:
 
 
 def check_arguments(
-    dataset: Dataset,
-    months: Sequence[str] | None,
-    horizon: int,
-    churn: str,
-    inactive_days: int,
+    dataset: Dataset, months: Sequence[str] | None, definition: ChurnDefinition
 ) -> list[str]:
     """Validate the snapshot arguments; return the months normalised, sorted, deduplicated.
 
-    ``months=None`` means :func:`default_months`. Raises :class:`ChurnlabError` for an unknown
-    churn kind, a horizon or inactivity window below 1, inactivity churn without a usage
-    table, and months before the first signup month or after the data's last month.
+    ``months=None`` means :func:`default_months`. Raises :class:`ChurnlabError` for
+    inactivity churn without a usage table, and months before the first signup month or
+    after the data's last month (the definition checked its own values when it was made).
     """
-    if churn not in CHURN_KINDS:
-        raise ChurnlabError(
-            f"Unknown churn definition {churn!r}: use 'cancellation' (from churn_date) or "
-            "'inactivity' (no usage in the horizon)."
-        )
-    for name, value in (("horizon", horizon), ("inactive_days", inactive_days)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ChurnlabError(f"The {name} must be a whole number of at least 1, not {value!r}.")
-    if churn == "inactivity" and dataset.table("usage") is None:
+    if definition.churn == INACTIVITY and dataset.table("usage") is None:
         raise ChurnlabError(
             "Inactivity churn needs the usage table (one row per customer and active day), "
             "and this dataset has none. Add usage.csv/usage.parquet or use "
@@ -128,11 +115,7 @@ def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd
 
 
 def open_engine(
-    dataset: Dataset,
-    months: Sequence[str],
-    horizon: int,
-    churn: str,
-    inactive_days: int,
+    dataset: Dataset, months: Sequence[str], definition: ChurnDefinition
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the dataset's tables, ``snaps`` and ``pop`` in it.
 
@@ -145,35 +128,30 @@ def open_engine(
     con.execute("SET preserve_insertion_order = false")
     for name, frame in dataset.tables.items():
         con.register(name, frame)
-    con.register("snaps_frame", snapshots_frame(dataset, months, horizon))
+    con.register("snaps_frame", snapshots_frame(dataset, months, definition.horizon))
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
-    sql = _CANCELLATION_SQL if churn == "cancellation" else _INACTIVITY_SQL
+    sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
     con.execute(
         "CREATE TEMP TABLE pop AS SELECT *, "
         "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
-        f"FROM ({sql.format(days=int(inactive_days))}) x"
+        f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
     )
     return con
 
 
 def snapshot_labels(
-    dataset: Dataset,
-    months: Sequence[str],
-    horizon: int = 1,
-    churn: str = "cancellation",
-    inactive_days: int = 30,
+    dataset: Dataset, months: Sequence[str], definition: ChurnDefinition = DEFAULT_CHURN
 ) -> pd.DataFrame:
     """The population of each snapshot month and its churn label.
 
     Returns columns ``customer_id`` and ``snapshot`` (text ``YYYY-MM``) and ``churned``
-    (nullable Int8: 1 churned within ``horizon`` months of the cutoff, 0 stayed, ``<NA>`` when
-    the data does not yet reach the end of the label window), sorted by snapshot and
-    customer. ``churn`` is ``'cancellation'`` (from ``churn_date``) or ``'inactivity'`` (no
-    usage row within the horizon; population = a usage row in the ``inactive_days`` before the
-    cutoff). Bad arguments raise :class:`ChurnlabError`.
+    (nullable Int8: 1 churned within the definition's horizon after the cutoff, 0 stayed,
+    ``<NA>`` when the data does not yet reach the end of the label window), sorted by snapshot
+    and customer; see :class:`~churnlab.core.churn.ChurnDefinition` for the churn kinds. Bad
+    arguments raise :class:`ChurnlabError`.
     """
-    months = check_arguments(dataset, months, horizon, churn, inactive_days)
-    con = open_engine(dataset, months, horizon, churn, inactive_days)
+    months = check_arguments(dataset, months, definition)
+    con = open_engine(dataset, months, definition)
     try:
         frame = con.sql("SELECT customer_id, snapshot, churned FROM pop ORDER BY rid").df()
     finally:

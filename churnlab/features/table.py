@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 
 
@@ -36,6 +37,8 @@ class FeatureTable:
     value_col: str | None = None
     #: column that splits customers into segments for per-segment drivers, if any
     segment_col: str | None = None
+    #: how population and labels were made (None for a user's own feature table)
+    definition: ChurnDefinition | None = None
     meta: dict = field(default_factory=dict)
 
     @property

@@ -21,20 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churnlab.core.families import family as driver_family
 from churnlab.features.registry import reason_text
 from churnlab.features.table import FeatureTable
 from churnlab.model import ChurnModel
-
-#: what a retention team can do about each driver family.
-ACTIONS: dict[str, str] = {
-    "price": "plan review or retention offer",
-    "support": "escalate and close open tickets",
-    "onboarding": "guided restart of onboarding",
-    "engagement": "re-activation campaign",
-    "voice_of_customer": "follow up on the customer's feedback",
-    "profile": "account review",
-}
-DEFAULT_ACTION = "account review"
 
 
 @dataclass
@@ -193,5 +183,5 @@ def customer_reasons(expl: ExplanationData, k: int = 3) -> pd.DataFrame:
                 family = expl.families[feat]
                 out["feature_1"][row] = feat
                 out["family_1"][row] = family
-                out["action"][row] = ACTIONS.get(family, DEFAULT_ACTION)
+                out["action"][row] = driver_family(family).action
     return pd.DataFrame(out)

@@ -368,7 +368,7 @@ def analyze_table(
 def analyze_month(
     table: FeatureTable,
     month: str,
-    horizon: int = 1,
+    horizon: int | None = None,
     seed: int = 0,
     max_train_rows: int | None = MAX_TRAIN_ROWS,
 ) -> AnalysisResult:
@@ -383,6 +383,8 @@ def analyze_month(
     """
     if not table.snapshot_col or table.snapshot_col not in table.frame:
         raise ChurnlabError("A monthly report needs a feature table with a snapshot column.")
+    if horizon is None:  # the horizon the table's labels were made with
+        horizon = table.definition.horizon if table.definition else 1
     m = parse_month(month)
     snaps = table.snapshots
     if m not in snaps:

@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 
 from churnlab.contract.dataset import Dataset
+from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
+from churnlab.features.snapshots import snapshot_labels
 
 # --- the report month -----------------------------------------------------------------------
 
@@ -88,18 +90,14 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
 
 
 def monthly_labels(
-    dataset: Dataset, last_month: str, churn: str = "cancellation", inactive_days: int = 30
+    dataset: Dataset, last_month: str, definition: ChurnDefinition = DEFAULT_CHURN
 ) -> pd.DataFrame:
     """Populations and one-month labels of every snapshot from the first month to ``last_month``.
 
     Columns customer_id, snapshot, churned (Int8; NA where the month after is not observed).
     """
-    from churnlab.features.snapshots import snapshot_labels
-
     months = month_range(first_month(dataset), last_month)
-    return snapshot_labels(
-        dataset, months, horizon=1, churn=churn, inactive_days=inactive_days
-    ).reset_index(drop=True)
+    return snapshot_labels(dataset, months, definition.with_horizon(1)).reset_index(drop=True)
 
 
 def _monthly_amount(dataset: Dataset, pairs: pd.DataFrame) -> pd.Series:

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from churnlab.contract import read_dataset
 from churnlab.core.errors import ChurnlabError
+from churnlab.features.snapshots import check_arguments
+from churnlab.report.experiments import check_experiment_params
+from churnlab.report.kpis import latest_complete_month as month_of_dataset
+from churnlab.report.kpis import resolve_month
 from churnlab.runs.execute import execute
 from churnlab.runs.manifest import REPO_DIR, input_files
 from churnlab.runs.outdir import check_out
-from churnlab.runs.params import check_explain_params, check_report_params, load_table_or_dataset
+from churnlab.runs.params import (
+    check_explain_params,
+    check_report_params,
+    definition_of,
+    load_table_or_dataset,
+)
 
 NOTEBOOK_DIR = REPO_DIR / "notebooks"
 
@@ -27,13 +37,9 @@ def _check_dataset(params: dict) -> None:
     The notebook does the same; doing it first means a bad dataset or a month outside the
     data ends in one message (exit 2) before a kernel starts and without an output folder.
     """
-    from churnlab.contract import read_dataset
-    from churnlab.report.kpis import resolve_month
-    from churnlab.features.snapshots import check_arguments
-
     dataset = read_dataset(Path(params["data"]))
     resolve_month(dataset, params["month"], params["horizon"])
-    check_arguments(dataset, None, params["horizon"], params["churn"], params["inactive_days"])
+    check_arguments(dataset, None, definition_of(params))
 
 
 def demo_data_dir() -> Path:
@@ -49,10 +55,7 @@ def demo_data_dir() -> Path:
 
 def latest_complete_month(data: Path) -> str:
     """The latest calendar month that the dataset at ``data`` covers completely (YYYY-MM)."""
-    from churnlab.contract import read_dataset
-    from churnlab.report.kpis import latest_complete_month as from_dataset
-
-    return from_dataset(read_dataset(Path(data)))
+    return month_of_dataset(read_dataset(Path(data)))
 
 
 def run_report(
@@ -131,8 +134,6 @@ def run_experiment(
     report.html, comparison.csv, runs/<run_id>/manifest.json and manifest.json; returns the
     path of report.html.
     """
-    from churnlab.report.experiments import check_experiment_params
-
     if (data is None) == (table is None):
         raise ChurnlabError("An experiment needs exactly one of --data DIR or --table FILE.")
     params = check_explain_params(

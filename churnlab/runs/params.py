@@ -12,9 +12,11 @@ import os
 import re
 from pathlib import Path
 
+from churnlab.contract import read_dataset
+from churnlab.core.churn import CHURN_KINDS, ChurnDefinition
 from churnlab.core.errors import ChurnlabError
-
-CHURN_KINDS = ("cancellation", "inactivity")
+from churnlab.core.months import parse_month
+from churnlab.features import build_feature_table, load_feature_table
 
 
 def _whole(name: str, value: object, minimum: int | None = None) -> int:
@@ -47,8 +49,6 @@ def _text(name: str, value: object, allow_empty: bool = False) -> str:
 
 
 def _month_param(value: object) -> str:
-    from churnlab.core.months import parse_month
-
     if value is None or (isinstance(value, str) and not value.strip()):
         return ""  # '' means: the latest complete month of the data
     if not isinstance(value, str):
@@ -137,12 +137,12 @@ def load_table_or_dataset(params: dict):
     the dataset folder ``params['data']``.
     """
     if params["table"]:
-        from churnlab.features.table import load_feature_table
-
         return load_feature_table(
             params["table"], params["id_col"], params["label_col"], params["families"] or None
         )
-    from churnlab.contract import read_dataset
-    from churnlab.features import build_feature_table
-
     return build_feature_table(read_dataset(params["data"]))
+
+
+def definition_of(params: dict) -> ChurnDefinition:
+    """The churn definition of checked report parameters (:func:`check_report_params`)."""
+    return ChurnDefinition(params["horizon"], params["churn"], params["inactive_days"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from churnlab.contract.dataset import FAMILY_ORDER
+from churnlab.core.families import FAMILY_ORDER
 
 FAMILIES: tuple[str, ...] = FAMILY_ORDER
 MS_PER_DAY = 86_400_000

@@ -10,7 +10,7 @@ from churnlab.features.sql.profile import PROFILE
 from churnlab.features.sql.support import SUPPORT
 from churnlab.features.sql.voc import VOC
 
-#: every family, in churnlab.contract.dataset.FAMILY_ORDER
+#: every family's feature definitions, in the registry's order (churnlab.core.families)
 FAMILIES: tuple[Family, ...] = (PRICE, SUPPORT, ONBOARDING, ENGAGEMENT, VOC, PROFILE)
 
 __all__ = ["FAMILIES", "Family", "Feature", "Schema", "family_query", "quote", "snake"]

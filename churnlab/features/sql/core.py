@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from churnlab.core.families import family
+
 #: a date far in the future: the end of the validity interval of each customer's last row.
 FOREVER = "TIMESTAMP '9999-12-31 00:00:00'"
 
@@ -79,11 +81,15 @@ class Family:
     """
 
     name: str
-    table: str
     base: Callable[[Schema], str]
     features: tuple[Feature, ...] = ()
     patterns: tuple[Feature, ...] = ()
     columns: Callable[[Schema], dict[str, str]] | None = None
+
+    @property
+    def table(self) -> str:
+        """The contract table that turns the family on (from the family registry)."""
+        return family(self.name).table
 
     def available(self, schema: Schema) -> list[Feature]:
         """The features this dataset can feed: ``requires`` entries are ``col`` or ``a|b``."""

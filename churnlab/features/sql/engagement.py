@@ -97,7 +97,6 @@ def _metric_parts(schema: Schema) -> dict[str, str]:
 
 ENGAGEMENT = Family(
     name="engagement",
-    table="usage",
     base=_engagement_base,
     features=(
         Feature(

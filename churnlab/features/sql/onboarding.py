@@ -57,7 +57,6 @@ def _share(col: str) -> str:
 
 ONBOARDING = Family(
     name="onboarding",
-    table="onboarding",
     base=_onboarding_base,
     features=(
         Feature(

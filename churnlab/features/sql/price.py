@@ -88,7 +88,6 @@ def _price_base(schema: Schema) -> str:
 
 PRICE = Family(
     name="price",
-    table="billing",
     base=_price_base,
     features=(
         Feature(

@@ -40,7 +40,6 @@ def attribute_names(schema: Schema) -> dict[str, str]:
 
 PROFILE = Family(
     name="profile",
-    table="customers",
     base=_profile_base,
     features=(
         Feature(

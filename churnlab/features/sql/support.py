@@ -90,7 +90,6 @@ def _support_base(schema: Schema) -> str:
 
 SUPPORT = Family(
     name="support",
-    table="tickets",
     base=_support_base,
     features=(
         Feature(

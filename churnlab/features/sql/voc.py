@@ -36,7 +36,6 @@ def _voc_base(schema: Schema) -> str:
 
 VOC = Family(
     name="voice_of_customer",
-    table="feedback",
     base=_voc_base,
     features=(
         Feature(

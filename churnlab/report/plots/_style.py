@@ -9,25 +9,15 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-FAMILY_COLORS: dict[str, str] = {
-    "price": "#4c72b0",
-    "support": "#dd8452",
-    "onboarding": "#55a868",
-    "engagement": "#c44e52",
-    "voice_of_customer": "#8172b3",
-    "profile": "#937860",
-    "other": "#8c8c8c",
-}
+from churnlab.core.families import family
+
 ACCENT = "#c0392b"
 MAIN = "#3b75af"
 
 
-def family_color(family: str) -> str:
-    """The colour of a family (a stable grey-ish colour for families of a user's own)."""
-    if family in FAMILY_COLORS:
-        return FAMILY_COLORS[family]
-    extra = ["#64b5cd", "#da8bc3", "#ccb974", "#8da0cb", "#a6d854"]
-    return extra[sum(map(ord, family)) % len(extra)]
+def family_color(name: str) -> str:
+    """The colour of a family (from the registry; spare colours for families of a user's own)."""
+    return family(name).color
 
 
 def new_figure(width: float, height: float) -> tuple[Figure, object]:
