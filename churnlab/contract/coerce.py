@@ -1,7 +1,6 @@
-"""The columns of the data contract and the vectorised coercion of each to its type.
+"""The vectorised coercion of each contract column to its type (the schema is in schema.py).
 
-:data:`SCHEMA` lists every contract column with its kind and whether it is required
-(DESIGN section 1). :func:`coerce_table` turns a raw frame (read from CSV or Parquet, or made
+:func:`coerce_table` turns a raw frame (read from CSV or Parquet, or made
 in memory) into the contract's dtypes documented in :mod:`churnlab.contract.dataset`, reporting every
 value it cannot convert as a :class:`~churnlab.contract.findings.Finding` instead of turning it
 into an empty value. Columns that already have the right dtype (the usual case for Parquet)
@@ -19,50 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from churnlab.contract.findings import Finding, error, plural, row_examples
-
-ID, DATE, NUMBER, BOOL, TEXT = "id", "date", "number", "bool", "text"
-STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's default "str" dtype
-DATETIME = np.dtype("datetime64[us]")
-
-#: table -> column -> (kind, required)
-SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
-    "customers": {
-        "customer_id": (ID, True),
-        "signup_date": (DATE, True),
-        "churn_date": (DATE, True),
-        "plan": (TEXT, False),
-        "segment": (TEXT, False),
-    },
-    "billing": {
-        "customer_id": (ID, True),
-        "period_start": (DATE, True),
-        "amount": (NUMBER, True),
-        "list_price": (NUMBER, False),
-        "discount": (NUMBER, False),
-        "plan": (TEXT, False),
-        "paid": (BOOL, False),
-    },
-    "tickets": {
-        "customer_id": (ID, True),
-        "opened_at": (DATE, True),
-        "resolved_at": (DATE, False),
-        "category": (TEXT, False),
-        "csat": (NUMBER, False),
-        "escalated": (BOOL, False),
-    },
-    "onboarding": {
-        "customer_id": (ID, True),
-        "step": (TEXT, True),
-        "completed_at": (DATE, True),
-    },
-    "usage": {"customer_id": (ID, True), "date": (DATE, True)},
-    "feedback": {
-        "customer_id": (ID, True),
-        "responded_at": (DATE, True),
-        "score": (NUMBER, True),
-        "comment": (TEXT, False),
-    },
-}
+from churnlab.contract.schema import BOOL, DATE, DATETIME, ID, NUMBER, SCHEMA, STR, TEXT
 
 DATE_FORMAT_HINT = "ISO 8601 such as 2025-03-01 or 2025-03-01T14:30:00"
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")

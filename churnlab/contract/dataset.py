@@ -19,27 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnlab.contract.schema import DATE_COLUMNS, EVENT_DATE
 from churnlab.core.families import FAMILY_ORDER, TABLE_FAMILIES
-
-#: table -> the column that dates each row (the instant the row became known).
-EVENT_DATE: dict[str, str] = {
-    "customers": "signup_date",
-    "billing": "period_start",
-    "tickets": "opened_at",
-    "onboarding": "completed_at",
-    "usage": "date",
-    "feedback": "responded_at",
-}
-
-#: table -> every date/timestamp column of the contract.
-DATE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("signup_date", "churn_date"),
-    "billing": ("period_start",),
-    "tickets": ("opened_at", "resolved_at"),
-    "onboarding": ("completed_at",),
-    "usage": ("date",),
-    "feedback": ("responded_at",),
-}
 
 
 @dataclass(frozen=True)

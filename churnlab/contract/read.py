@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from churnlab.contract.coerce import DATE, NUMBER, SCHEMA
 from churnlab.contract.findings import Finding, error, warning
+from churnlab.contract.schema import DATE, NUMBER, SCHEMA
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 #: files a dataset folder may hold besides its tables (synth's ground truth, notes)

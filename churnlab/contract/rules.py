@@ -14,9 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churnlab.contract.coerce import STR
-from churnlab.contract.dataset import EVENT_DATE
 from churnlab.contract.findings import Finding, error, first_rows, plural, row_examples, warning
+from churnlab.contract.schema import EVENT_DATE, STR
 
 #: activity later than this after a customer's churn date suggests a wrong churn date
 POST_CHURN_GRACE = pd.Timedelta(days=31)

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnlab.contract.coerce import SCHEMA, check_columns, coerce_table
+from churnlab.contract.coerce import check_columns, coerce_table
 from churnlab.contract.dataset import Dataset
 from churnlab.contract.findings import ERROR, WARNING, Finding, plural, warning
 from churnlab.contract.read import discover_files, read_table
 from churnlab.contract.rules import link_rules, value_rules
+from churnlab.contract.schema import SCHEMA
 from churnlab.core.errors import ChurnlabError
 
 __all__ = [

@@ -6,7 +6,8 @@ import re
 
 import pandas as pd
 
-from churnlab.contract.dataset import DATE_COLUMNS, Dataset
+from churnlab.contract.dataset import Dataset
+from churnlab.contract.schema import DATE_COLUMNS
 
 
 def data_quality_summary(dataset: Dataset) -> pd.DataFrame:
