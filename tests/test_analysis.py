@@ -11,7 +11,8 @@ from test_model import make_table
 
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.table import FeatureTable, load_feature_table
-from churnlab.report.analysis import analyze_month, analyze_table, recent_snapshots, write_results
+from churnlab.model.splits import recent_snapshots
+from churnlab.report.analysis import analyze_month, analyze_table, write_results
 
 MONTHS = 8  # snapshots 2025-01 .. 2025-08
 

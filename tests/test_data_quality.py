@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from report_fixtures import tiny_dataset
 
 from churnlab.contract.dataset import Dataset
-from churnlab.features.table import FeatureTable
 from churnlab.report import data_quality, model_quality
 
 
@@ -37,17 +35,16 @@ def test_data_quality_summary(tiny):
     assert q.loc["billing", "warnings"] == 1 and q.loc["customers", "warnings"] == 0
 
 
-def test_recent_snapshots_within_row_budget():
-    frame = pd.DataFrame(
-        {
-            "customer_id": [f"c{i}" for i in range(10)],
-            "snapshot": ["2025-01"] * 4 + ["2025-02"] * 3 + ["2025-03"] * 3,
-            "churned": pd.array([0, 1] * 5, dtype="Int8"),
-            "x": np.arange(10.0),
-        }
-    )
-    table = FeatureTable(frame, {"x": "price"})
-    snaps = ["2025-01", "2025-02", "2025-03"]
-    assert model_quality._recent(table, snaps, 6) == ["2025-02", "2025-03"]
-    assert model_quality._recent(table, snaps, 10) == snaps
-    assert model_quality._recent(table, snaps, 1) == ["2025-02", "2025-03"]  # never fewer than two
+def test_backtest_history_is_the_reports_own_backtest_one_window_earlier():
+    """One backtest: the history's window B scores exactly what the report for B+h scores."""
+    from test_analysis import monthly
+
+    from churnlab.report.analysis import analyze_month
+
+    table = monthly()
+    past = model_quality.backtest_history(table, "2025-08", horizon=1, n=2).set_index("snapshot")
+    for month in ("2025-07", "2025-06"):
+        report = analyze_month(table, month, horizon=1).metrics["backtest"]
+        window = past.loc[report["snapshot"]]
+        assert window["roc_auc"] == report["roc_auc"]
+        assert (window["n"], window["positives"]) == (report["n"], report["positives"])

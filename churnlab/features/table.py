@@ -62,6 +62,13 @@ class FeatureTable:
         """Boolean mask of rows whose label is known."""
         return self.frame[self.label_col].notna()
 
+    @property
+    def labelled_snapshots(self) -> list[str]:
+        """Sorted snapshot months that hold at least one labelled row ([] without snapshots)."""
+        if self.snapshot_col is None or self.snapshot_col not in self.frame:
+            return []
+        return sorted(self.frame.loc[self.labelled, self.snapshot_col].dropna().unique().tolist())
+
     def subset(self, mask: pd.Series) -> FeatureTable:
         """The same table restricted to the rows where ``mask`` is true."""
         return replace(self, frame=self.frame.loc[mask].reset_index(drop=True))

@@ -6,6 +6,9 @@ Pure computation on :class:`~churnlab.features.FeatureTable` values. May import
 :mod:`churnlab.core` and :mod:`churnlab.features`.
 """
 
-from churnlab.model.booster import Calibrator, ChurnModel, Encoder, oof_scores, temporal_split
+from churnlab.model.booster import ChurnModel
+from churnlab.model.calibration import Calibrator
+from churnlab.model.encoding import Encoder
+from churnlab.model.splits import oof_scores, temporal_split
 
 __all__ = ["Calibrator", "ChurnModel", "Encoder", "oof_scores", "temporal_split"]

@@ -7,7 +7,7 @@ Two entry points, one result type:
   which is the backtest); the forward model then trains on every labelled snapshot but the
   last, validates on the last, and scores the latest snapshot. Without snapshots, stratified
   5-fold out-of-fold scores are the backtest, and a final model on all rows is explained.
-- :func:`analyze_month` (the monthly report for month M, horizon h; DESIGN section 2). A
+- :func:`analyze_month` (the monthly report for month M, horizon h; docs/definitions.md). A
   snapshot S is labelled at the end of month T when its label window has closed, i.e.
   ``cutoff(S) + h months <= cutoff(T)``, i.e. ``S <= T - h``. The backtest scores snapshot
   B = M-h with a model trained only on snapshots labelled at B's cutoff (S <= M-2h; the latest
@@ -16,9 +16,8 @@ Two entry points, one result type:
   drivers, SHAP values and reasons come from it. Snapshots after M are ignored, so the report
   for M cannot see the future.
 
-Each model learns from the most recent of its training snapshots up to ``max_train_rows``
-labelled rows (:data:`MAX_TRAIN_ROWS`; None = all), which bounds the time on large data; a
-note says so when it happens. SHAP values are computed once, for every scored customer, and
+Every model comes from :mod:`churnlab.model.backtest` (the one backtest, under one row budget,
+``max_train_rows``; None = all). SHAP values are computed once, for every scored customer, and
 reused for drivers, family and segment shares, reasons and plots.
 
 When history is too short for a backtest, or the backtest month has one outcome only, the
@@ -36,8 +35,16 @@ import pandas as pd
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.core.months import parse_month, shift_month
 from churnlab.features.table import FeatureTable
-from churnlab.model import ChurnModel, oof_scores, temporal_split
+from churnlab.model import ChurnModel, temporal_split
 from churnlab.model import metrics as mx
+from churnlab.model.backtest import (
+    MAX_TRAIN_ROWS,
+    MIN_BACKTEST_SNAPSHOTS,
+    Backtest,
+    backtest,
+    fit_history,
+    oof_backtest,
+)
 from churnlab.model.explain import (
     ExplanationData,
     customer_reasons,
@@ -47,18 +54,6 @@ from churnlab.model.explain import (
     segment_shares,
 )
 from churnlab.report.outputs import write_csv, write_json
-
-#: labelled snapshots needed for a temporal backtest: at least one to train, one to validate
-#: (early stopping and calibration) and one to test.
-MIN_BACKTEST_SNAPSHOTS = 3
-#: labelled training rows of one model at most: the most recent training snapshots that fit
-#: (always at least one; the validation snapshot comes on top). Training time grows with rows
-#: and the newest months matter most when drivers drift. Measured on a 100k-customer world
-#: (report for 2026-10, 1.03M/1.09M training rows uncapped): backtest ROC-AUC 0.7719 with
-#: every snapshot, 0.7696 capped at 600k (12 of 33 snapshots), 0.7688 at 400k; a single
-#: month's AUC has a standard error of about 0.006 there, so the cost is within noise, while
-#: each fit drops from 28-46 s to about 18 s. Data below 600k rows is not affected.
-MAX_TRAIN_ROWS = 600_000
 
 
 @dataclass
@@ -83,91 +78,6 @@ class AnalysisResult:
     campaign: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-@dataclass
-class _Backtest:
-    frame: pd.DataFrame  # id, snapshot, churn_probability, churned
-    snapshot: str | None
-    model: ChurnModel | None = None
-
-
-def _labelled_snapshots(table: FeatureTable) -> list[str]:
-    snaps = table.frame.loc[table.labelled, table.snapshot_col].dropna().unique().tolist()
-    return sorted(snaps)
-
-
-def recent_snapshots(table: FeatureTable, snapshots: list[str], max_rows: int | None) -> list[str]:
-    """The newest of ``snapshots`` whose labelled rows add up to at most ``max_rows``.
-
-    Always at least the newest one; all of them when ``max_rows`` is None. Oldest first.
-    """
-    if max_rows is None or not snapshots:
-        return list(snapshots)
-    sizes = table.frame.loc[table.labelled, table.snapshot_col].value_counts()
-    newest_first = sorted(snapshots, reverse=True)
-    running = np.cumsum([int(sizes.get(s, 0)) for s in newest_first])
-    keep = max(1, int(np.searchsorted(running, max_rows, side="right")))
-    return sorted(newest_first[:keep])
-
-
-def _fit(
-    table: FeatureTable,
-    train: list[str],
-    valid: list[str] | None,
-    seed: int,
-    max_rows: int | None = None,
-    notes: list[str] | None = None,
-    role: str = "The",
-) -> ChurnModel:
-    kept = recent_snapshots(table, train, max_rows)
-    if len(kept) < len(train) and notes is not None:
-        notes.append(
-            f"{role} model learned from the {len(kept)} most recent of its {len(train)} "
-            f"training snapshots ({kept[0]} to {kept[-1]}; the newest up to {max_rows:,} rows) "
-            "to bound training time."
-        )
-    model = ChurnModel(seed=seed)
-    return model.fit(table.at(kept), table.at(valid) if valid else None)
-
-
-def _score_backtest(model: ChurnModel, rows: FeatureTable, snapshot: str | None) -> _Backtest:
-    lab = rows.subset(rows.labelled)
-    frame = pd.DataFrame(
-        {
-            rows.id_col: lab.frame[rows.id_col].to_numpy(),
-            "snapshot": snapshot,
-            "churn_probability": model.predict_proba(lab),
-            "churned": lab.frame[rows.label_col].to_numpy("float64"),
-        }
-    )
-    if rows.value_col and rows.value_col in lab.frame:
-        frame["value"] = pd.to_numeric(lab.frame[rows.value_col], errors="coerce").to_numpy()
-    return _Backtest(frame, snapshot, model)
-
-
-def _temporal_backtest(
-    table: FeatureTable,
-    history: list[str],
-    test: str,
-    seed: int,
-    notes: list[str],
-    max_rows: int | None = MAX_TRAIN_ROWS,
-) -> _Backtest | None:
-    """Train on ``history`` (last = validation), score snapshot ``test``; None if impossible."""
-    if len(history) < MIN_BACKTEST_SNAPSHOTS - 1:
-        notes.append(
-            f"No backtest: it needs {MIN_BACKTEST_SNAPSHOTS - 1} labelled snapshots before the "
-            f"backtest month {test} (one to train, one to validate), and there are "
-            f"{len(history)}."
-        )
-        return None
-    try:
-        model = _fit(table, history[:-1], history[-1:], seed, max_rows, notes, "The backtest")
-    except ChurnlabError as err:
-        notes.append(f"No backtest for {test}: {err}")
-        return None
-    return _score_backtest(model, table.at(test), test)
-
-
 def _forward_model(
     table: FeatureTable,
     labelled: list[str],
@@ -176,15 +86,17 @@ def _forward_model(
     max_rows: int | None = MAX_TRAIN_ROWS,
 ) -> ChurnModel:
     if len(labelled) >= 2:
-        return _fit(table, labelled[:-1], labelled[-1:], seed, max_rows, notes, "The forward")
+        return fit_history(
+            table, labelled[:-1], labelled[-1:], seed, max_rows, notes=notes, role="The forward"
+        )
     notes.append(
         f"Only one labelled snapshot ({labelled[0]}): the model early-stops and calibrates on "
         "a random 20 % of it instead of a later month."
     )
-    return _fit(table, labelled, None, seed, max_rows, notes, "The forward")
+    return fit_history(table, labelled, None, seed, max_rows, notes=notes, role="The forward")
 
 
-def _backtest_block(bt: _Backtest | None, notes: list[str]) -> tuple[dict, dict]:
+def _backtest_block(bt: Backtest | None, notes: list[str]) -> tuple[dict, dict]:
     """metrics['backtest'] and the extra tables (calibration, gains, campaign best k)."""
     if bt is None:
         keys = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
@@ -203,7 +115,7 @@ def _backtest_block(bt: _Backtest | None, notes: list[str]) -> tuple[dict, dict]
     return block, tables
 
 
-def _realized_campaign(bt: _Backtest | None) -> dict | None:
+def _realized_campaign(bt: Backtest | None) -> dict | None:
     """Best k of the campaign the backtest month would have run, with real outcomes."""
     if bt is None or not len(bt.frame):
         return None
@@ -238,14 +150,20 @@ def _scores(
     return frame[keep], value
 
 
-def _finish(
-    table: FeatureTable,
-    scored: FeatureTable,
-    model: ChurnModel,
-    bt: _Backtest | None,
-    head: dict,
-    notes: list[str],
-) -> AnalysisResult:
+@dataclass
+class _Drivers:
+    """The forward model's explanation of the scored rows, in the shapes the report uses."""
+
+    shap: ExplanationData
+    drivers: pd.DataFrame
+    shares: dict[str, float]
+    segment_shares: pd.DataFrame
+
+
+def _explain_scored(
+    table: FeatureTable, scored: FeatureTable, model: ChurnModel, notes: list[str]
+) -> _Drivers:
+    """SHAP values of every scored customer, once, and the drivers derived from them."""
     expl = explain(model, scored)
     drivers = feature_drivers(expl)
     shares = family_shares(drivers)
@@ -255,37 +173,55 @@ def _finish(
         seg = segment_shares(expl, scored.frame[table.segment_col])
     else:
         seg = pd.DataFrame(columns=["segment", "family", "share"])
-    scores, value = _scores(scored, expl, model)
+    return _Drivers(expl, drivers, shares, seg)
+
+
+def _forward_campaign(scores: pd.DataFrame, table: FeatureTable) -> pd.DataFrame:
+    """Expected profit of contacting the top-k scored customers, by the model's own risk."""
     clv = mx.customer_value(scores["value"] if table.value_col else None, len(scores))
-    campaign = mx.campaign_profit(scores["churn_probability"], scores["churn_probability"], clv)
+    return mx.campaign_profit(scores["churn_probability"], scores["churn_probability"], clv)
+
+
+def _model_summary(model: ChurnModel, expl: ExplanationData) -> dict:
+    return {
+        "best_iteration": model.best_iteration_,
+        "calibration": model.calibrator_.kind,
+        "features": len(expl.features),
+        "encoded_columns": len(model.feature_names_),
+    }
+
+
+def _finish(
+    table: FeatureTable,
+    scored: FeatureTable,
+    model: ChurnModel,
+    bt: Backtest | None,
+    head: dict,
+    notes: list[str],
+) -> AnalysisResult:
+    """Explain and score the scored rows, measure the backtest, and assemble the result."""
+    found = _explain_scored(table, scored, model, notes)
+    scores, _ = _scores(scored, found.shap, model)
+    campaign = _forward_campaign(scores, table)
     block, tables = _backtest_block(bt, notes)
     metrics = {
         **head,
         "backtest": block,
-        "driver_shares": shares,
+        "driver_shares": found.shares,
         "best_k": mx.best_k(campaign),
         "backtest_best_k": _realized_campaign(bt),
         "calibration": tables["calibration"].to_dict("records") if tables else [],
-        "model": {
-            "best_iteration": model.best_iteration_,
-            "calibration": model.calibrator_.kind,
-            "features": len(expl.features),
-            "encoded_columns": len(model.feature_names_),
-        },
+        "model": _model_summary(model, found.shap),
         "notes": notes,
     }
-    bt_frame = (
-        bt.frame
-        if bt
-        else pd.DataFrame(columns=[table.id_col, "snapshot", "churn_probability", "churned"])
-    )
+    empty = pd.DataFrame(columns=[table.id_col, "snapshot", "churn_probability", "churned"])
     return AnalysisResult(
         metrics=metrics,
-        drivers=drivers,
+        drivers=found.drivers,
         scores=scores,
-        segment_shares=seg,
-        backtest_frame=bt_frame,
-        shap=expl,
+        segment_shares=found.segment_shares,
+        backtest_frame=bt.frame if bt else empty,
+        shap=found.shap,
         model=model,
         notes=notes,
         calibration=tables.get("calibration", pd.DataFrame()),
@@ -324,13 +260,13 @@ def analyze_table(
     """
     notes: list[str] = []
     if table.snapshot_col and table.snapshot_col in table.frame:
-        labelled = _labelled_snapshots(table)
+        labelled = table.labelled_snapshots
         if not labelled:
             raise ChurnlabError("The feature table has no labelled rows to train on.")
         bt = None
         if len(labelled) >= MIN_BACKTEST_SNAPSHOTS:
             train, valid, test = temporal_split(labelled)
-            bt = _temporal_backtest(table, train + valid, test[0], seed, notes, max_train_rows)
+            bt = backtest(table, train + valid, test[0], seed, max_train_rows, notes=notes)
         else:
             notes.append(
                 f"No backtest: it needs {MIN_BACKTEST_SNAPSHOTS} labelled snapshots (train, "
@@ -341,19 +277,7 @@ def analyze_table(
         scored = table.at(latest)
         head = {"month": latest, **_outcome(scored)}
     else:
-        lab = table.subset(table.labelled)
-        oof = oof_scores(table, seed=seed)
-        bt = _Backtest(
-            pd.DataFrame(
-                {
-                    table.id_col: lab.frame[table.id_col].to_numpy(),
-                    "snapshot": None,
-                    "churn_probability": oof,
-                    "churned": lab.frame[table.label_col].to_numpy("float64"),
-                }
-            ),
-            None,
-        )
+        bt = oof_backtest(table, seed=seed)
         notes.append(
             "No snapshot column: the backtest holds 5-fold out-of-fold metrics, and the scores "
             "come from a final model trained on all labelled rows."
@@ -394,7 +318,7 @@ def analyze_month(
         )
     notes: list[str] = []
     table = table.subset(table.frame[table.snapshot_col] <= m)  # never look past M
-    labelled = _labelled_snapshots(table)
+    labelled = table.labelled_snapshots
     b = shift_month(m, -horizon)
     known_at_end = [s for s in labelled if s <= b]
     if not known_at_end:
@@ -406,7 +330,7 @@ def analyze_month(
     bt = None
     if b in known_at_end:
         history = [s for s in labelled if s <= shift_month(b, -horizon)]
-        bt = _temporal_backtest(table, history, b, seed, notes, max_train_rows)
+        bt = backtest(table, history, b, seed, max_train_rows, notes=notes)
     else:
         notes.append(f"No backtest: snapshot {b} (M-{horizon}) has no labelled rows.")
     model = _forward_model(table, known_at_end, seed, notes, max_train_rows)

@@ -18,7 +18,7 @@ def churn_by_group(table: FeatureTable, column: str, bins: int = 5, last: int = 
     form their own group), categories are taken as they are. Columns group, customers,
     churned, churn_rate; groups in their natural order.
     """
-    snaps = sorted(table.frame.loc[table.labelled, table.snapshot_col].unique().tolist())[-last:]
+    snaps = table.labelled_snapshots[-last:]
     rows = table.at(snaps).frame if snaps else table.frame.iloc[0:0]
     rows = rows[rows[table.label_col].notna()]
     values = rows[column]

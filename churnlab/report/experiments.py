@@ -24,6 +24,9 @@ import pandas as pd
 
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.table import FeatureTable
+from churnlab.model import metrics as mx
+from churnlab.model.backtest import backtest, oof_backtest, outcomes
+from churnlab.model.splits import temporal_split
 from churnlab.report.outputs import write_csv, write_json
 
 #: model parameters an experiment may vary (passed to XGBoost on top of the defaults).
@@ -141,27 +144,26 @@ def without_family(table: FeatureTable, family: str) -> FeatureTable:
 
 
 def _evaluate(table: FeatureTable, spec: RunSpec) -> dict:
-    """Train one run and measure it on the held-out data; returns the metrics and the split."""
-    from churnlab.model import ChurnModel, oof_scores, temporal_split
-    from churnlab.model import metrics as mx
+    """Train one run and measure it on the held-out data; returns the metrics and the split.
 
+    The held-out data and the model are the report's backtest
+    (:func:`churnlab.model.backtest.backtest`, under the same row budget), so an experiment
+    measures what the report would show.
+    """
     params = spec.params or None
     if table.snapshot_col and table.snapshot_col in table.frame:
-        labelled = sorted(table.frame.loc[table.labelled, table.snapshot_col].unique().tolist())
-        train, valid, test = temporal_split(labelled)
-        model = ChurnModel(seed=spec.seed, params=params).fit(table.at(train), table.at(valid))
-        rows = table.at(test)
-        rows = rows.subset(rows.labelled)
-        y = rows.frame[table.label_col].to_numpy(float)
-        p = model.predict_proba(rows)
+        train, valid, test = temporal_split(table.labelled_snapshots)
+        notes: list[str] = []
+        bt = backtest(table, train + valid, test[0], spec.seed, params=params, notes=notes)
+        if bt is None:
+            raise ChurnlabError(f"Experiment run {spec.run_id}: {' '.join(notes)}")
         split = {"train": train, "validation": valid, "test": test}
-        best = model.best_iteration_
+        best = bt.model.best_iteration_
     else:
-        lab = table.subset(table.labelled)
-        y = lab.frame[table.label_col].to_numpy(float)
-        p = oof_scores(table, seed=spec.seed, params=params)
+        bt = oof_backtest(table, seed=spec.seed, params=params)
         split = {"out_of_fold": 5}
         best = None
+    y, p = outcomes(bt)
     block = mx.backtest_metrics(y, p)
     return {
         **{k: block[k] for k in METRICS},

@@ -10,6 +10,8 @@ import pandas as pd
 
 from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
+from churnlab.model import metrics as mx
+from churnlab.model.backtest import backtest, outcomes
 
 #: the backtest AUC must fall this far below its recent average to raise a warning.
 AUC_DROP = 0.05
@@ -41,18 +43,6 @@ def quality_warning(
 HISTORY_ROWS = 300_000
 
 
-def _recent(table: FeatureTable, snapshots: list[str], budget: int) -> list[str]:
-    """The latest snapshots whose labelled rows fit in ``budget`` (at least two)."""
-    sizes = table.frame.loc[table.labelled, table.snapshot_col].value_counts()
-    kept, total = [], 0
-    for snap in reversed(snapshots):
-        total += int(sizes.get(snap, 0))
-        if len(kept) >= 2 and total > budget:
-            break
-        kept.append(snap)
-    return kept[::-1]
-
-
 def backtest_history(
     table: FeatureTable,
     month: str,
@@ -63,30 +53,23 @@ def backtest_history(
 ) -> pd.DataFrame:
     """Backtest ROC-AUC of the ``n`` closed windows before this month's backtest.
 
-    For each earlier backtest snapshot B (M-h-1, M-h-2, ...), a model is trained as the
-    report's backtest is (on snapshots labelled by B's cutoff, the last of them for
-    validation) and scored on B. To keep a large report fast, each of these models learns from
-    the most recent of those snapshots up to ``max_rows`` labelled rows (all of them on data
-    of a few ten thousand customers). Windows without enough history or with one outcome only
-    are left out. Columns snapshot, roc_auc, n, positives.
+    For each earlier backtest snapshot B (M-h-1, M-h-2, ...), the report's backtest is run
+    again at B (:func:`churnlab.model.backtest.backtest`: trained on snapshots labelled by
+    B's cutoff, the last of them for validation) with a smaller row budget, ``max_rows``, to
+    keep a large report fast. Windows without enough history or with one outcome only are
+    left out. Columns snapshot, roc_auc, n, positives.
     """
-    from churnlab.model import ChurnModel
-    from churnlab.model import metrics as mx
-
-    labelled = sorted(table.frame.loc[table.labelled, table.snapshot_col].unique().tolist())
+    labelled = table.labelled_snapshots
     rows = []
     for k in range(1, n + 1):
         b = shift_month(month, -horizon - k)
-        history = _recent(table, [s for s in labelled if s <= shift_month(b, -horizon)], max_rows)
-        if b not in labelled or len(history) < 2:
+        history = [s for s in labelled if s <= shift_month(b, -horizon)]
+        if b not in labelled:
             continue
-        test = table.at(b)
-        test = test.subset(test.labelled)
-        y = test.frame[table.label_col].to_numpy(float)
-        if y.min() == y.max():
+        bt = backtest(table, history, b, seed, max_rows)
+        y, p = outcomes(bt)
+        if bt is None or len(y) == 0 or y.min() == y.max():
             continue
-        model = ChurnModel(seed=seed).fit(table.at(history[:-1]), table.at(history[-1:]))
-        p = model.predict_proba(test)
         rows.append(
             {"snapshot": b, "roc_auc": mx.roc_auc(y, p), "n": len(y), "positives": int(y.sum())}
         )

@@ -22,8 +22,7 @@ from churnlab.features.table import FeatureTable
 def training_snapshots(table: FeatureTable, month: str, horizon: int = 1) -> list[str]:
     """Snapshots the forward model of ``month`` learns from: labelled and at or before M-h."""
     last = shift_month(month, -horizon)
-    labelled = table.frame.loc[table.labelled, table.snapshot_col].unique().tolist()
-    return sorted(s for s in labelled if s <= last)
+    return [s for s in table.labelled_snapshots if s <= last]
 
 
 #: customers of last month explained for the driver-change chart (a seeded sample above it).
