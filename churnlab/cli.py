@@ -1,4 +1,4 @@
-"""The ``churnlab`` command line (DESIGN section 4).
+"""The ``churnlab`` command line (README, "Commands").
 
 Each sub-command parses its arguments, calls one function of the package and turns the one
 user-error type, :class:`~churnlab.core.errors.ChurnlabError`, into a short message on stderr and

@@ -14,15 +14,17 @@ looks complete when it is not:
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import papermill
+from papermill.exceptions import PapermillExecutionError
+
 from churnlab.core.errors import ChurnlabError
-from churnlab.runs.manifest import REPO_DIR, fingerprint, git_commit, input_files, package_versions
+from churnlab.runs.manifest import REPO_DIR, write_manifest
 from churnlab.runs.outdir import (
     RunLock,
     check_out,
@@ -112,20 +114,50 @@ def execute(
 
 
 def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
+    """Execute, render, record and publish one run (inside the lock and the partial folder)."""
     executed = partial / "report.ipynb"
-    params = {**parameters, "out_dir": "."}
     started, clock = _now(), time.perf_counter()
     _say(f"executing {_shown(notebook)} into {out} ...")
+    run_notebook(notebook, executed, parameters, partial, out, command)
+    executed_s = time.perf_counter() - clock
+    _say("rendering report.html ...")
+    html_clock = time.perf_counter()
+    render_html(executed, partial / "report.html")
+    timings = {"execute": executed_s, "html": time.perf_counter() - html_clock}
+    write_manifest(
+        partial,
+        command=command,
+        notebook=_shown(notebook),
+        parameters={**parameters, "out_dir": str(out)},
+        inputs=inputs,
+        started_at=started,
+        finished_at=_now(),
+        duration=time.perf_counter() - clock,
+        timings=timings,
+    )
+    seal(partial, command)
+    publish(partial, out, force)
+    _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
+    return out / "report.html"
+
+
+def run_notebook(
+    notebook: Path, executed: Path, parameters: dict, workdir: Path, out: Path, command: str
+) -> None:
+    """Run ``notebook`` through papermill into ``executed`` with ``workdir`` as its folder.
+
+    The notebook's ``out_dir`` parameter is ``'.'``: its result files land in ``workdir``. A
+    failing cell or a dead kernel leaves the partly executed notebook and error.txt where the
+    user looks (:func:`~churnlab.runs.outdir.keep_failure`) and raises ChurnlabError (a user
+    mistake raised in the kernel, exit 2) or :class:`RunFailed` (anything else, exit 1).
+    """
     try:
         papermill.execute_notebook(
             str(notebook),
             str(executed),
-            parameters=params,
+            parameters={**parameters, "out_dir": "."},
             kernel_name="python3",
-            cwd=str(partial),
+            cwd=str(workdir),
             progress_bar=False,
             log_output=False,
             # the kernel warns on every start that its local TCP link is unencrypted: noise
@@ -136,7 +168,7 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
         ename, text = _error_message(err)
         if ename == "KeyboardInterrupt":
             raise KeyboardInterrupt from None
-        where = keep_failure(partial, out, executed.name, text, command)
+        where = keep_failure(workdir, out, executed.name, text, command)
         if ename == "ChurnlabError":
             raise ChurnlabError(
                 f"{err.evalue}\n(The partly executed notebook is {where / executed.name}.)"
@@ -150,35 +182,8 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
     except Exception as err:  # the kernel died or could not start: not the user's input
         text = f"the kernel stopped: {type(err).__name__}: {err}"
         if executed.exists():
-            where = keep_failure(partial, out, executed.name, text, command)
+            where = keep_failure(workdir, out, executed.name, text, command)
             detail = f"The partly executed notebook is {where / executed.name}."
         else:
             detail = "No notebook was written."
         raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
-    executed_s = time.perf_counter() - clock
-    _say("rendering report.html ...")
-    html_clock = time.perf_counter()
-    render_html(executed, partial / "report.html")
-    html_s = time.perf_counter() - html_clock
-    manifest = {
-        "command": command,
-        "notebook": _shown(notebook),
-        "parameters": {**parameters, "out_dir": str(out)},
-        "inputs": fingerprint(inputs),
-        "versions": package_versions(),
-        "git": git_commit(),
-        "started_at": started,
-        "finished_at": _now(),
-        "duration_seconds": round(time.perf_counter() - clock, 3),
-        "timings_seconds": {"execute": round(executed_s, 3), "html": round(html_s, 3)},
-        "outputs": fingerprint(
-            (p.relative_to(partial).as_posix(), p) for p in input_files(partial)
-        )["files"],
-    }
-    (partial / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    seal(partial, command)
-    publish(partial, out, force)
-    _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
-    return out / "report.html"
