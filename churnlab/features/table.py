@@ -16,6 +16,10 @@ import pandas as pd
 from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 
+#: the time-to-churn columns of a feature table built from a dataset (features/snapshots.py)
+TIME_COL = "months_to_churn"
+EVENT_COL = "churn_event"
+
 
 @dataclass(frozen=True)
 class FeatureTable:
@@ -37,6 +41,11 @@ class FeatureTable:
     value_col: str | None = None
     #: column that splits customers into segments for per-segment drivers, if any
     segment_col: str | None = None
+    #: time until churn or the end of observation (months after each snapshot's cutoff for a
+    #: built table; the user's unit for a flat table), None when unknown
+    duration_col: str | None = None
+    #: 1 when the duration ends in churn, 0 when censored; None = the label column
+    event_col: str | None = None
     #: how population and labels were made (None for a user's own feature table)
     definition: ChurnDefinition | None = None
     meta: dict = field(default_factory=dict)
