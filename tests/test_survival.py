@@ -196,7 +196,14 @@ def test_survival_month_ignores_the_future_and_is_deterministic(world):
     assert 0.5 < bt["concordance"] < 1 and bt["integrated_brier"] < bt["integrated_brier_km"]
     assert [r["month"] for r in bt["curve"]] == [1, 2, 3, 4, 5, 6]
     assert (np.diff(full.curve["retained"]) <= 0).all()  # retention never rises
-    assert set(full.shares) <= {"price", "support", "onboarding", "engagement", "voice_of_customer", "profile"}
+    assert set(full.shares) <= {
+        "price",
+        "support",
+        "onboarding",
+        "engagement",
+        "voice_of_customer",
+        "profile",
+    }
 
 
 # --- flat tables with a duration ----------------------------------------------------------
@@ -237,7 +244,9 @@ def test_survival_table_out_of_fold_and_leak_left_out():
     result = survival_table(flat_table(), seed=0, notes=notes)
     m = result.metrics
     assert m["folds"] == 5 and m["concordance_kind"] == "Harrell, out of fold"
-    assert 0.65 < m["concordance"] < 0.85 and abs(m["concordance_fold_mean"] - m["concordance"]) < 0.03
+    assert (
+        0.65 < m["concordance"] < 0.85 and abs(m["concordance_fold_mean"] - m["concordance"]) < 0.03
+    )
     assert set(m["leaks"]) == {"total"} and "'total' looks like a copy" in notes[0]
     assert "total" not in result.drivers["feature"].tolist()
     top = result.drivers.iloc[0]

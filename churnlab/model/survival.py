@@ -336,19 +336,20 @@ def lifetime_effects(
 
 
 # ------------------------------------------------------------------------------ flat tables
-#: XGBoost survival:cox on a flat table (benchmarks/RESULTS.md, "IBM Telco survival")
+#: XGBoost survival:cox on a flat table: shallow trees (lifetimes are mostly additive in the
+#: log hazard), a small learning rate, fixed rounds (benchmarks/RESULTS.md, "IBM Telco")
 LIFETIME_PARAMS: dict = {
     "objective": "survival:cox",
     "eval_metric": "cox-nloglik",
     "tree_method": "hist",
-    "max_depth": 3,
+    "max_depth": 2,
     "eta": 0.03,
     "min_child_weight": 5.0,
     "subsample": 0.8,
     "colsample_bytree": 0.8,
     "lambda": 5.0,
 }
-LIFETIME_ROUNDS = 300
+LIFETIME_ROUNDS = 500
 
 
 class LifetimeModel:
@@ -361,7 +362,7 @@ class LifetimeModel:
     """
 
     def __init__(
-        self, seed: int = 0, params: dict | None = None, num_rounds: int = LIFETIME_ROUNDS
+        self, seed: int = 0, params: dict | None = None, num_rounds: int | None = None
     ) -> None:
         self.seed = seed
         self.params = params
@@ -378,8 +379,9 @@ class LifetimeModel:
             raise ChurnlabError("Cannot fit a survival model: no row of the table churned.")
         params = {**LIFETIME_PARAMS, **(self.params or {}), "seed": self.seed, "nthread": 1}
         dtrain = self._dmatrix(frame, label)
-        self.booster_ = xgb.train(params, dtrain, num_boost_round=self.num_rounds)
-        self.best_iteration_ = self.num_rounds - 1
+        rounds = self.num_rounds or LIFETIME_ROUNDS
+        self.booster_ = xgb.train(params, dtrain, num_boost_round=rounds)
+        self.best_iteration_ = rounds - 1
         return self
 
     def _dmatrix(self, frame: pd.DataFrame, label: np.ndarray | None = None) -> xgb.DMatrix:

@@ -368,3 +368,31 @@ def _mask(n: int, idx: np.ndarray) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[idx] = True
     return mask
+
+
+def summary(metrics: dict) -> str:
+    """One sentence on the survival block of metrics.json, for the report's notes."""
+    if not metrics.get("available"):
+        return metrics.get("reason", "No time to churn.")
+    if "concordance_fold_mean" in metrics:
+        return (
+            f"Survival model on the duration {metrics['duration']!r}: out-of-fold Harrell "
+            f"concordance {metrics['concordance']:.3f} (mean of {metrics['folds']} folds "
+            f"{metrics['concordance_fold_mean']:.3f}) on {metrics['n']:,} customers, "
+            f"{metrics['churned']:,} of whom churned (0.5 = chance, 1 = perfect order)."
+        )
+    bt = metrics.get("backtest")
+    if not bt:
+        return "No time-to-churn backtest (see the notes)."
+
+    def fmt(value: float | None) -> str:
+        return "undefined" if value is None else f"{value:.3f}"
+
+    return (
+        f"Time-to-churn backtest: the model trained at {bt['snapshot']} ranked who left first "
+        f"in the {bt['months']} months since with Harrell concordance {fmt(bt['concordance'])}; "
+        f"AUC of churn by month 3 {fmt(bt.get('auc_3m'))}, by month 6 {fmt(bt.get('auc_6m'))}; "
+        f"integrated Brier score {fmt(bt['integrated_brier'])} against "
+        f"{fmt(bt['integrated_brier_km'])} without features; its predicted retention was at "
+        f"most {bt['max_gap_pp']:.1f} percentage points off the observed one."
+    )
