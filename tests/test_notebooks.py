@@ -330,3 +330,23 @@ def test_experiments_notebook(world, tmp_path):
         assert manifest["run_id"] == run_id and "roc_auc" in manifest
     assert np.isfinite(comparison["roc_auc"]).all()
     assert (out / "report.html").exists() and (out / "manifest.json").exists()
+
+
+def test_time_to_churn_notebook(world, tmp_path):
+    out = tmp_path / "ttc"
+    nb = _executed(
+        "time_to_churn", tmp_path, data=str(world["full"]), month=MONTH, out_dir=str(out)
+    )
+    assert len(_outputs(nb, "image/png")) == 3  # backtest, retention per segment, drivers
+    html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
+    assert "Time-to-churn backtest" in html and "revenue_at_risk_12m" in html
+    # 14 months of data: no snapshot has 12 closed months before 2025-10, so the notebook
+    # says so instead of extrapolating
+    assert "month(s) ahead only" in html
+    doc = json.loads((out / "survival.json").read_text())
+    assert doc["available"] and doc["horizons"] < 12 and doc["backtest"]["snapshot"] == "2025-04"
+    segments = pd.read_csv(out / "retention_segments.csv")
+    assert segments["expected_months_12m"].isna().all()  # 12 months are not modelled here
+    assert segments.loc[segments["segment"] == "(all)", "customers"].item() == sum(
+        segments.loc[segments["segment"] != "(all)", "customers"]
+    )

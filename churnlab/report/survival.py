@@ -79,6 +79,9 @@ class SurvivalResult:
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
     shares: dict[str, float] = field(default_factory=dict)
     model: SurvivalModel | LifetimeModel | None = None
+    #: per segment (or one row "all"): customers, mean retention and expected months,
+    #: expected revenue and revenue at risk over the next 12 months
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def unavailable(reason: str) -> SurvivalResult:
@@ -133,22 +136,20 @@ def _segment_curves(surv: np.ndarray, segments: pd.Series | None) -> pd.DataFram
 
 
 def backtest_block(
-    model: SurvivalModel,
-    cohort: FeatureTable,
+    surv: np.ndarray,
     time: np.ndarray,
     event: np.ndarray,
     baseline: np.ndarray,
     months: int = BACKTEST_MONTHS,
 ) -> tuple[dict, pd.DataFrame]:
-    """Quality of ``model``'s predictions for ``cohort`` against what happened (time, event).
+    """Quality of predicted retention ``surv`` (rows x months ahead) against what happened.
 
     ``baseline`` is the no-feature prediction (Kaplan-Meier of the training rows) whose
     integrated Brier score is the reference. The window is the first ``months`` months (or
-    fewer when the model or the outcomes stop earlier). Returns the metrics and the curve
-    of predicted and observed (Kaplan-Meier) retention.
+    fewer when the prediction or the outcomes stop earlier). Returns the metrics and the
+    curve of predicted and observed (Kaplan-Meier) retention.
     """
-    surv = model.survival(cohort)
-    window = int(min(months, model.horizons_, np.nanmax(time) if len(time) else 0))
+    window = int(min(months, surv.shape[1], np.nanmax(time) if len(time) else 0))
     grid = np.arange(1, window + 1)
     observed = sm.kaplan_meier(time, event, grid)
     predicted = surv[:, :window].mean(axis=0)
@@ -235,6 +236,7 @@ def survival_month(
     }
     segment = scored.frame[table.segment_col] if table.segment_col else None
     return SurvivalResult(
+        segments=segment_summary(scores, value, segment),
         metrics=metrics,
         scores=scores,
         curve=_curve(surv),
@@ -244,6 +246,31 @@ def survival_month(
         shares=shares,
         model=model,
     )
+
+
+def segment_summary(
+    scores: pd.DataFrame, value: np.ndarray | None, segments: pd.Series | None
+) -> pd.DataFrame:
+    """Per segment, then ``(all)``: customers, mean ``p_retained_12m`` and
+    ``expected_months_12m``, total ``expected_revenue_12m`` and ``revenue_at_risk_12m``
+    (12 x the monthly amount - the expected revenue: what churn is expected to cost)."""
+    frame = scores.assign(
+        segment="(all)"
+        if segments is None
+        else segments.astype("string").fillna("(missing)").to_numpy(),
+        revenue_at_risk_12m=(np.nan if value is None else value * 12)
+        - scores["expected_revenue_12m"],
+    )
+    parts = [frame] if segments is None else [frame, frame.assign(segment="(all)")]
+    both = pd.concat(parts, ignore_index=True)
+    out = both.groupby("segment", sort=True).agg(
+        customers=("p_retained_12m", "size"),
+        p_retained_12m=("p_retained_12m", "mean"),
+        expected_months_12m=("expected_months_12m", "mean"),
+        expected_revenue_12m=("expected_revenue_12m", lambda v: v.sum(min_count=1)),
+        revenue_at_risk_12m=("revenue_at_risk_12m", lambda v: v.sum(min_count=1)),
+    )
+    return out.reset_index()
 
 
 def _mean(values: pd.Series) -> float | None:
@@ -282,7 +309,8 @@ def _backtest(
     at_b = snaps == b
     grid = np.arange(1, model.horizons_ + 1)
     baseline = sm.kaplan_meier(t_b[before], e_b[before], grid)
-    block, curve = backtest_block(model, _rows(table, at_b), time[at_b], event[at_b], baseline)
+    surv = model.survival(_rows(table, at_b))
+    block, curve = backtest_block(surv, time[at_b], event[at_b], baseline)
     block["snapshot"] = b
     return block, curve
 
