@@ -11,10 +11,12 @@ model per horizon (the default), or one model for every horizon with k as an inp
 ranked better and trained faster (each model is small enough for few rounds).
 
 Row budget: person-month rows grow with customers x snapshots x horizons, so each horizon
-learns from at most ``max_rows / K`` rows, taken from the newest snapshots whose month k has
-closed (a seeded random part of the oldest snapshot it reaches), like the churn model's
-backtest favours recent history. Early stopping watches the log-loss of a seeded random 20 %
-of the customers (all their rows), held out of training.
+learns from at most ``max_rows / K`` rows, a seeded random sample of all its rows. Unlike the
+churn model, which takes its newest snapshots whole, the sample spreads over every snapshot:
+the rows of one customer in consecutive snapshots are much alike, and spreading sees more
+customers and states for the same rows (benchmarks/RESULTS.md, "Survival"). Early stopping
+watches the log-loss of a seeded random 20 % of the customers (all their rows), held out of
+training. The models of the months ahead are independent and train two at a time.
 
 Horizons with too little history (fewer than :data:`MIN_ROWS` at-risk rows or
 :data:`MIN_EVENTS` churns in month k) are not modelled: ``horizons_`` stops before the first
@@ -32,6 +34,7 @@ the duration.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -47,7 +50,7 @@ from churnlab.model.encoding import Encoder
 #: months ahead the model predicts (the report's 12-month view)
 HORIZONS = 12
 #: person-month training rows of one model at most (benchmarks/RESULTS.md, "Survival")
-MAX_TRAIN_ROWS = 1_200_000
+MAX_TRAIN_ROWS = 600_000
 #: a horizon is modelled only with at least this many at-risk rows and churns in its month
 MIN_ROWS = 200
 MIN_EVENTS = 20
@@ -163,7 +166,7 @@ class SurvivalModel:
         self.best_iterations_: list[int] = []
         if self.horizons_ == 0:
             return self
-        keep = self._sample(table, row, k)
+        keep = self._sample(row, k)
         row, k, y = row[keep], k[keep], y[keep]
         self.train_rows_ = len(row)
         frame = table.frame
@@ -172,12 +175,19 @@ class SurvivalModel:
         x_used = self.encoder_.transform(frame.iloc[used])
         x = x_used[np.searchsorted(used, row)]
         valid = self._validation_rows(frame[table.id_col].to_numpy()[row])
-        groups = (
-            [np.arange(len(row))] if self.pooled else [k == h for h in range(1, 1 + self.horizons_)]
-        )
-        for members in groups:
-            idx = members if members.dtype != bool else np.flatnonzero(members)
-            self._train(x[idx], k[idx], y[idx], valid[idx])
+        if self.pooled:
+            groups = [np.arange(len(row))]
+        else:
+            groups = [np.flatnonzero(k == h) for h in range(1, 1 + self.horizons_)]
+        workers = 1 if self.pooled or self.n_jobs == 1 else 2
+
+        def train(i: np.ndarray) -> tuple[xgb.Booster, int]:
+            return self._train(x[i], k[i], y[i], valid[i], workers)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # xgboost frees the GIL
+            fitted = list(pool.map(train, groups))
+        self.boosters_ = [b for b, _ in fitted]
+        self.best_iterations_ = [n for _, n in fitted]
         return self
 
     def _supported(self) -> int:
@@ -198,20 +208,15 @@ class SurvivalModel:
             "extrapolated."
         ]
 
-    def _sample(self, table: FeatureTable, row: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Positions of the person-month rows learned from: per horizon, the newest snapshots
-        first, up to ``max_rows / horizons_`` rows (module docstring)."""
+    def _sample(self, row: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Positions of the person-month rows learned from: per horizon, a seeded random
+        ``max_rows / horizons_`` of its rows (module docstring)."""
         inside = k <= self.horizons_
         if self.max_rows is None:
             return np.flatnonzero(inside)
         quota = max(self.max_rows // self.horizons_, 1)
-        if table.snapshot_col and table.snapshot_col in table.frame:
-            codes = pd.factorize(table.frame[table.snapshot_col], sort=True)[0]
-            age = -codes[row]  # newest snapshot first
-        else:
-            age = np.zeros(len(row), dtype=np.int64)
-        tiebreak = np.random.default_rng(self.seed).random(len(row))
-        order = np.lexsort((tiebreak, age, k))  # by horizon, then newest, then at random
+        draw = np.random.default_rng(self.seed).random(len(row))
+        order = np.lexsort((draw, k))  # by horizon, then at random
         k_sorted = k[order]
         first = np.searchsorted(k_sorted, np.arange(1, self.horizons_ + 1), side="left")
         rank = np.arange(len(order)) - first[np.clip(k_sorted - 1, 0, self.horizons_ - 1)]
@@ -235,8 +240,11 @@ class SurvivalModel:
         """Encoded columns the boosters see (the pooled one also sees the horizon)."""
         return self.encoder_.columns + ([HORIZON_COLUMN] if self.pooled else [])
 
-    def _train(self, x: np.ndarray, k: np.ndarray, y: np.ndarray, valid: np.ndarray) -> None:
-        nthread = _threads(len(y), self.n_jobs)
+    def _train(
+        self, x: np.ndarray, k: np.ndarray, y: np.ndarray, valid: np.ndarray, workers: int
+    ) -> tuple[xgb.Booster, int]:
+        # two models at a time use one thread each; scores do not depend on the thread count
+        nthread = 1 if workers > 1 else _threads(len(y), self.n_jobs)
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed, "nthread": nthread}
         names = [f"f{i}" for i in range(len(self.feature_names_))]
         fit_rows = ~valid
@@ -257,8 +265,7 @@ class SurvivalModel:
             verbose_eval=False,
         )
         best = int(booster.best_iteration if stop else booster.num_boosted_rounds() - 1)
-        self.boosters_.append(booster[: best + 1])
-        self.best_iterations_.append(best)
+        return booster[: best + 1], best
 
     # ------------------------------------------------------------------------- prediction
     def _booster(self, h: int) -> xgb.Booster:
