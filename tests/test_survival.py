@@ -251,3 +251,94 @@ def test_survival_table_out_of_fold_and_leak_left_out():
     assert "total" not in result.drivers["feature"].tolist()
     top = result.drivers.iloc[0]
     assert top["feature"] == "risk" and top["direction"] == 1  # a higher risk shortens life
+
+
+# --- loading a table with a duration, and the command line ---------------------------------
+
+
+def _write(tmp_path, rows: dict) -> str:
+    path = tmp_path / "t.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
+
+
+def test_load_feature_table_with_a_duration(tmp_path):
+    from churnlab.features.table import load_feature_table
+
+    path = _write(
+        tmp_path,
+        {
+            "id": ["a", "b", "c"],
+            "left": ["yes", "no", "yes"],
+            "tenure": ["3", "", "10"],
+            "price": [1.0, 2.0, 3.0],
+            "months_to_churn": [1, 2, 3],  # churnlab's own outcome column: never a feature
+        },
+    )
+    table = load_feature_table(path, "id", "left", duration_col="tenure")
+    assert table.duration_col == "tenure" and table.features == ["price"]
+    time, event = outcome_arrays(table)
+    assert np.isnan(time[1]) and time[[0, 2]].tolist() == [3, 10] and event.tolist() == [1, 0, 1]
+    assert any("'months_to_churn' is churnlab's time to churn" in w for w in table.meta["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("rows", "duration", "words"),
+    [
+        (
+            {"id": ["a", "b"], "left": [1, 0], "tenure": ["3", "-1"], "x": [1, 2]},
+            "tenure",
+            "not a duration >= 0",
+        ),
+        (
+            {"id": ["a", "b"], "left": [1, 0], "tenure": ["3", "two"], "x": [1, 2]},
+            "tenure",
+            "'two'",
+        ),
+        ({"id": ["a", "b"], "left": [1, 0], "x": [1, 2]}, "tenure", "no duration column 'tenure'"),
+        ({"id": ["a", "b"], "left": [1, 0], "x": [1, 2]}, "left", "also the id or the label"),
+        (
+            {
+                "id": ["a", "b"],
+                "snapshot": ["2025-01"] * 2,
+                "left": [1, 0],
+                "t": [1, 2],
+                "x": [1, 2],
+            },
+            "t",
+            "snapshot column and a duration",
+        ),
+    ],
+)
+def test_bad_durations_are_refused_clearly(tmp_path, rows, duration, words):
+    from churnlab.core.errors import ChurnlabError
+    from churnlab.features.table import load_feature_table
+
+    with pytest.raises(ChurnlabError, match=words):
+        load_feature_table(_write(tmp_path, rows), "id", "left", duration_col=duration)
+
+
+def test_duration_option_reaches_the_explanation_parameters(tmp_path):
+    from churnlab.cli import build_parser
+    from churnlab.runs.params import check_explain_params, load_table_or_dataset
+
+    args = build_parser().parse_args(
+        [
+            "explain",
+            "--table",
+            "t.csv",
+            "--id",
+            "id",
+            "--label",
+            "left",
+            "--duration",
+            "tenure",
+            "--out",
+            "o",
+        ]
+    )
+    assert args.duration_col == "tenure"
+    path = _write(tmp_path, {"id": ["a", "b"], "left": [1, 0], "tenure": [3, 4], "x": [1, 2]})
+    params = check_explain_params(path, "id", "left", duration_col="tenure")
+    assert load_table_or_dataset(params).duration_col == "tenure"
+    assert check_explain_params(path, "id", "left")["duration_col"] == ""
