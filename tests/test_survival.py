@@ -342,3 +342,13 @@ def test_duration_option_reaches_the_explanation_parameters(tmp_path):
     params = check_explain_params(path, "id", "left", duration_col="tenure")
     assert load_table_or_dataset(params).duration_col == "tenure"
     assert check_explain_params(path, "id", "left")["duration_col"] == ""
+
+
+def test_inactivity_churn_has_no_time_to_churn(world):
+    from churnlab.core.churn import ChurnDefinition
+
+    table = build_feature_table(world, definition=ChurnDefinition(churn="inactivity"))
+    assert table.duration_col is None and "months_to_churn" not in table.frame
+    result = survival_month(table, "2025-12")
+    assert result.metrics["available"] is False
+    assert "cancellation churn only" in result.metrics["reason"] and result.scores.empty

@@ -321,7 +321,9 @@ def analyze_month(
     ``active_customers``, ``churned`` and ``churn_rate`` describe snapshot M-h: the customers
     active at its cutoff (for h = 1: at the start of M), how many of them churned in the h
     months after it, and their ratio; ``scored_customers`` counts the rows of snapshot M that
-    get scores and reasons. ``max_train_rows`` bounds each model's training rows (the most
+    get scores and reasons; with time-to-churn columns (cancellation churn) they also get
+    the retention columns of :func:`churnlab.report.survival.survival_month`, whose backtest
+    goes to ``metrics['survival']``. ``max_train_rows`` bounds each model's training rows (the most
     recent snapshots first; None = all). Raises
     ChurnlabError when the month is not in the table or no snapshot is labelled by its end.
     """

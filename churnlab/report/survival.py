@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from churnlab.core.churn import INACTIVITY
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
@@ -56,6 +57,12 @@ CANCELLATION_ONLY = (
     "No time to churn: it is defined for cancellation churn only. With inactivity churn the "
     "label 'no usage in the next h months' gets rarer as h grows, so it is no time of churn, "
     "and a silence at the end of the data may still end (docs/time-to-churn.md)."
+)
+
+
+NO_DURATION = (
+    "No time to churn: the feature table has no time-to-churn columns (a table built from a "
+    "dataset with cancellation churn has them)."
 )
 
 
@@ -194,7 +201,8 @@ def survival_month(
     go to ``notes``."""
     notes = notes if notes is not None else []
     if not table.duration_col or table.duration_col not in table.frame:
-        return unavailable(CANCELLATION_ONLY)
+        inactivity = table.definition is not None and table.definition.churn == INACTIVITY
+        return unavailable(CANCELLATION_ONLY if inactivity else NO_DURATION)
     table = table.subset(table.frame[table.snapshot_col] <= month)
     snaps = table.frame[table.snapshot_col].to_numpy()
     time, event = censor_at(*outcome_arrays(table), snaps, month)
