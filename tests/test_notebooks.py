@@ -350,3 +350,21 @@ def test_time_to_churn_notebook(world, tmp_path):
     assert segments.loc[segments["segment"] == "(all)", "customers"].item() == sum(
         segments.loc[segments["segment"] != "(all)", "customers"]
     )
+
+
+def test_explain_with_a_duration(tmp_path):
+    from test_survival import flat_table
+
+    table = flat_table(n=1500)
+    path = tmp_path / "lifetimes.csv"
+    table.frame.to_csv(path, index=False)
+    out = runs.run_explain(path, "id", "churn", tmp_path / "x", duration_col="months").parent
+    m = json.loads((out / "metrics.json").read_text())
+    s = m["survival"]
+    assert s["duration"] == "months" and s["folds"] == 5 and 0.6 < s["concordance"] < 0.9
+    assert set(s["leaks"]) == {"total"} and any(
+        "'total' looks like a copy" in n for n in m["notes"]
+    )
+    assert "total" not in pd.read_csv(out / "drivers.csv")["feature"].tolist()
+    html = (out / "report.html").read_text()
+    assert "Expected lifetime" in html and "Survival model on the duration" in html
