@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", dest="id_col", required=True, metavar="COL")
     p.add_argument("--label", dest="label_col", required=True, metavar="COL")
     p.add_argument("--families", type=Path, metavar="FILE", help="YAML: family: [columns]")
+    p.add_argument(
+        "--duration",
+        dest="duration_col",
+        metavar="COL",
+        help="time until churn or the end of observation (the label is then the event flag)",
+    )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=_int, default=0)
     p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
@@ -185,6 +191,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         families=args.families,
         seed=args.seed,
         force=args.force,
+        duration_col=args.duration_col,
     )
     print(f"Explanation written: {html}")
     return 0

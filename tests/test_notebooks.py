@@ -330,3 +330,41 @@ def test_experiments_notebook(world, tmp_path):
         assert manifest["run_id"] == run_id and "roc_auc" in manifest
     assert np.isfinite(comparison["roc_auc"]).all()
     assert (out / "report.html").exists() and (out / "manifest.json").exists()
+
+
+def test_time_to_churn_notebook(world, tmp_path):
+    out = tmp_path / "ttc"
+    nb = _executed(
+        "time_to_churn", tmp_path, data=str(world["full"]), month=MONTH, out_dir=str(out)
+    )
+    assert len(_outputs(nb, "image/png")) == 3  # backtest, retention per segment, drivers
+    html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
+    assert "Time-to-churn backtest" in html and "revenue_at_risk_12m" in html
+    # 14 months of data: no snapshot has 12 closed months before 2025-10, so the notebook
+    # says so instead of extrapolating
+    assert "month(s) ahead only" in html
+    doc = json.loads((out / "survival.json").read_text())
+    assert doc["available"] and doc["horizons"] < 12 and doc["backtest"]["snapshot"] == "2025-04"
+    segments = pd.read_csv(out / "retention_segments.csv")
+    assert segments["expected_months_12m"].isna().all()  # 12 months are not modelled here
+    assert segments.loc[segments["segment"] == "(all)", "customers"].item() == sum(
+        segments.loc[segments["segment"] != "(all)", "customers"]
+    )
+
+
+def test_explain_with_a_duration(tmp_path):
+    from test_survival import flat_table
+
+    table = flat_table(n=1500)
+    path = tmp_path / "lifetimes.csv"
+    table.frame.to_csv(path, index=False)
+    out = runs.run_explain(path, "id", "churn", tmp_path / "x", duration_col="months").parent
+    m = json.loads((out / "metrics.json").read_text())
+    s = m["survival"]
+    assert s["duration"] == "months" and s["folds"] == 5 and 0.6 < s["concordance"] < 0.9
+    assert set(s["leaks"]) == {"total"} and any(
+        "'total' looks like a copy" in n for n in m["notes"]
+    )
+    assert "total" not in pd.read_csv(out / "drivers.csv")["feature"].tolist()
+    html = (out / "report.html").read_text()
+    assert "Expected lifetime" in html and "Survival model on the duration" in html

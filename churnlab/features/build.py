@@ -21,11 +21,11 @@ import pandas as pd
 import pyarrow as pa
 
 from churnlab.contract.dataset import Dataset
-from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
+from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, ChurnDefinition
 from churnlab.features.snapshots import check_arguments, open_engine
 from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query
 from churnlab.features.sql.profile import attribute_names
-from churnlab.features.table import FeatureTable
+from churnlab.features.table import EVENT_COL, TIME_COL, FeatureTable
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,10 @@ def build_feature_table(
     ``months`` defaults to every complete month of the data (:func:`default_months`);
     ``definition`` defines population and label as in
     :func:`churnlab.features.snapshots.snapshot_labels`. The frame holds ``customer_id``, ``snapshot``,
-    ``churned`` and the features (numbers as float64, categories as string dtype), sorted by
-    snapshot then customer. ``value_col`` is ``price_amount`` when there is billing,
+    ``churned``, with cancellation churn the time to churn ``months_to_churn`` and
+    ``churn_event`` (:func:`churnlab.features.snapshots.snapshot_times`; never features), and
+    the features (numbers as float64, categories as string dtype), sorted by snapshot then
+    customer. ``value_col`` is ``price_amount`` when there is billing,
     ``segment_col`` is ``profile_segment`` when customers have a segment. Feature values use
     only rows dated before each snapshot's cutoff; a missing table turns its family off.
     """
@@ -82,7 +84,9 @@ def build_feature_table(
     con = open_engine(dataset, months, definition)
     log.debug("population and labels: %.2f s", time.perf_counter() - started)
     try:
-        keys = _fetch_in_order(con, "SELECT rid, customer_id, snapshot, churned FROM pop")
+        keys = _fetch_in_order(
+            con, "SELECT rid, customer_id, snapshot, churned, months_to_churn, churn_event FROM pop"
+        )
         n = keys.num_rows
         numeric = [(fam, f) for fam, feats in plan for f in feats if f.unit != "category"]
         # numbers go straight into one column-major float64 block: the frame then holds
@@ -105,15 +109,18 @@ def build_feature_table(
             log.debug("family %s: %.2f s", family.name, time.perf_counter() - started)
     finally:
         con.close()
+    head = {
+        "customer_id": keys.column("customer_id").to_pandas().astype("string"),
+        "snapshot": keys.column("snapshot").to_pandas().astype("string"),
+        "churned": keys.column("churned").to_pandas().astype("Int8"),
+    }
+    timed = definition.churn == CANCELLATION  # time to churn is cancellation-only
+    if timed:
+        head[TIME_COL] = keys.column(TIME_COL).to_pandas().astype("Int16")
+        head[EVENT_COL] = keys.column(EVENT_COL).to_pandas().astype("Int8")
     frame = pd.concat(
         [
-            pd.DataFrame(
-                {
-                    "customer_id": keys.column("customer_id").to_pandas().astype("string"),
-                    "snapshot": keys.column("snapshot").to_pandas().astype("string"),
-                    "churned": keys.column("churned").to_pandas().astype("Int8"),
-                }
-            ),
+            pd.DataFrame(head),
             pd.DataFrame(block, columns=list(position), copy=False),
             pd.DataFrame(text),
         ],
@@ -131,6 +138,8 @@ def build_feature_table(
         snapshot_col="snapshot",
         value_col="price_amount" if "price_amount" in families else None,
         segment_col=segment if segment in families else None,
+        duration_col=TIME_COL if timed else None,
+        event_col=EVENT_COL if timed else None,
         definition=definition,
         meta={"months": list(months)},
     )

@@ -17,6 +17,10 @@ from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.features.families_file import assign_families, parse_families
 
+#: the time-to-churn columns of a feature table built from a dataset (features/snapshots.py)
+TIME_COL = "months_to_churn"
+EVENT_COL = "churn_event"
+
 
 @dataclass(frozen=True)
 class FeatureTable:
@@ -38,6 +42,11 @@ class FeatureTable:
     value_col: str | None = None
     #: column that splits customers into segments for per-segment drivers, if any
     segment_col: str | None = None
+    #: time until churn or the end of observation (months after each snapshot's cutoff for a
+    #: built table; the user's unit for a flat table), None when unknown
+    duration_col: str | None = None
+    #: 1 when the duration ends in churn, 0 when censored; None = the label column
+    event_col: str | None = None
     #: how population and labels were made (None for a user's own feature table)
     definition: ChurnDefinition | None = None
     meta: dict = field(default_factory=dict)
@@ -180,8 +189,28 @@ def _parse_feature(col: pd.Series) -> tuple[pd.Series, str | None]:
     return text.where(~(text == ""), None).astype("string"), None
 
 
+def _parse_duration(col: pd.Series, path: Path, name: str) -> pd.Series:
+    """The duration column as float64 (blank = unknown); text or negative values are refused."""
+    text = _as_text(col)
+    blank = text.str.lower().isin(_MISSING)
+    numbers = pd.to_numeric(text.where(~blank), errors="coerce")
+    bad = ~blank & (numbers.isna() | (numbers < 0))
+    if bad.any():
+        raise ChurnlabError(
+            f"Feature table {path}, duration column {name!r}: {int(bad.sum())} row(s) hold "
+            f"values that are not a duration >= 0: {examples(pd.unique(col[bad].astype(str)))}. "
+            "Give the time until churn or the end of observation as a plain number (e.g. "
+            "months); leave it blank when unknown."
+        )
+    return numbers.astype("float64")
+
+
 def load_feature_table(
-    path: Path | str, id_col: str, label_col: str, families_file: Path | str | None = None
+    path: Path | str,
+    id_col: str,
+    label_col: str,
+    families_file: Path | str | None = None,
+    duration_col: str | None = None,
 ) -> FeatureTable:
     """Load a user's own feature table (CSV or Parquet) as a :class:`FeatureTable`.
 
@@ -190,13 +219,20 @@ def load_feature_table(
     is a feature: numbers (also numbers stored as text, when at least 95% of the non-blank
     values parse; the rest become missing, with a warning in ``meta['warnings']``) or string
     categories. ``families_file`` (YAML ``family: [column or glob, ...]``) assigns families;
-    unnamed columns go to ``other``. Every user mistake raises ChurnlabError naming the file,
-    the column, how many rows and examples.
+    unnamed columns go to ``other``. ``duration_col`` names the time until churn or the end
+    of observation (a number >= 0, blank = unknown); the label is then the event flag, and
+    the table may not have a snapshot column (docs/time-to-churn.md). churnlab's own
+    time-to-churn columns (``months_to_churn``, ``churn_event``, in a feature table it
+    built) are outcomes and never features. Every user mistake raises ChurnlabError naming
+    the file, the column, how many rows and examples.
     """
     path = Path(path)
     raw = _read_any(path)
     raw.columns = [str(c).strip() for c in raw.columns]
-    for role, name in (("id", id_col), ("label", label_col)):
+    roles = [("id", id_col), ("label", label_col)] + (
+        [("duration", duration_col)] if duration_col else []
+    )
+    for role, name in roles:
         if name not in raw.columns:
             raise ChurnlabError(
                 f"Feature table {path} has no {role} column {name!r}. Its columns are: "
@@ -204,6 +240,11 @@ def load_feature_table(
             )
     if id_col == label_col:
         raise ChurnlabError(f"The id and the label column are both {id_col!r}; pick two columns.")
+    if duration_col in (id_col, label_col):
+        raise ChurnlabError(
+            f"The duration column {duration_col!r} is also the id or the label; the duration is "
+            "a column of its own (time until churn or the end of observation)."
+        )
     if raw.empty:
         raise ChurnlabError(f"Feature table {path} has no rows.")
     ids = _as_text(raw[id_col])
@@ -226,11 +267,28 @@ def load_feature_table(
             f"{per}: {examples(pd.unique(frame.loc[dup, id_col]))}. Keep one row per customer"
             f"{per}."
         )
+    if duration_col and snapshot_col:
+        raise ChurnlabError(
+            f"Feature table {path} has a snapshot column and a duration: --duration is for one "
+            "row per customer. Drop the snapshot column, or run churnlab report on the dataset "
+            "for time to churn from monthly snapshots."
+        )
     frame[label_col] = _parse_label(raw[label_col], path, label_col).array
     warnings: list[str] = []
+    outcomes = [label_col]
+    if duration_col:
+        frame[duration_col] = _parse_duration(raw[duration_col], path, duration_col).to_numpy()
+        outcomes.append(duration_col)
+    for name in (TIME_COL, EVENT_COL):
+        if name in raw.columns and name not in outcomes and name not in keys:
+            warnings.append(
+                f"{path}: column {name!r} is churnlab's time to churn (an outcome, known only "
+                "after the snapshot), so it is not used as a feature"
+            )
+            outcomes.append(name)
     features: list[str] = []
     for name in raw.columns:
-        if name in keys or name == label_col:
+        if name in keys or name in outcomes:
             continue
         col, warning = _parse_feature(raw[name])
         if warning:
@@ -251,5 +309,6 @@ def load_feature_table(
         id_col=id_col,
         label_col=label_col,
         snapshot_col=snapshot_col,
+        duration_col=duration_col or None,
         meta={"source": str(path), "warnings": warnings},
     )

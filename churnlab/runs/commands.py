@@ -93,13 +93,20 @@ def run_explain(
     families: Path | None = None,
     seed: int = 0,
     force: bool = False,
+    duration_col: str | None = None,
 ) -> Path:
     """Train and explain on a feature table through notebooks/explanation.ipynb.
 
     Leaves the same files as a report run in ``out`` (the ``backtest`` block of metrics.json
-    holds the validation metrics) and returns the path of report.html.
+    holds the validation metrics) and returns the path of report.html. With
+    ``duration_col`` (time until churn or the end of observation; the label is the event) a
+    survival model is validated out of fold too (metrics.json ``survival``).
     """
-    params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
+    params = check_explain_params(
+        table, id_col, label_col, str(families or ""), seed, duration_col=duration_col or ""
+    )
+    if not params["duration_col"]:
+        del params["duration_col"]  # a run without a duration passes what it always did
     del params["data"]  # a command-line run always explains a table file
     protected = [Path(params["table"])] + ([Path(params["families"])] if params["families"] else [])
     check_out(out, force, protected)

@@ -109,6 +109,7 @@ def check_explain_params(
     seed: object = 0,
     out_dir: object = "",
     data: object = "",
+    duration_col: object = "",
 ) -> dict:
     """Validate the explanation notebook's parameters (see :func:`check_report_params`).
 
@@ -127,6 +128,7 @@ def check_explain_params(
         "seed": _whole("seed", seed),
         "out_dir": _text("out_dir", out_dir, allow_empty=True),
         "data": "" if table_text else str(_existing("data", data, "folder")),
+        "duration_col": _text("duration_col", duration_col, allow_empty=True),
     }
 
 
@@ -138,7 +140,11 @@ def load_table_or_dataset(params: dict):
     """
     if params["table"]:
         return load_feature_table(
-            params["table"], params["id_col"], params["label_col"], params["families"] or None
+            params["table"],
+            params["id_col"],
+            params["label_col"],
+            params["families"] or None,
+            params.get("duration_col") or None,
         )
     return build_feature_table(read_dataset(params["data"]))
 
