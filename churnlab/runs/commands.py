@@ -19,7 +19,7 @@ from churnlab.report.experiments import check_experiment_params
 from churnlab.report.kpis import latest_complete_month as month_of_dataset
 from churnlab.report.kpis import resolve_month
 from churnlab.runs.execute import execute
-from churnlab.runs.manifest import REPO_DIR, input_files
+from churnlab.runs.manifest import input_files
 from churnlab.runs.outdir import check_out
 from churnlab.runs.params import (
     check_explain_params,
@@ -27,8 +27,7 @@ from churnlab.runs.params import (
     definition_of,
     load_table_or_dataset,
 )
-
-NOTEBOOK_DIR = REPO_DIR / "notebooks"
+from churnlab.runs.resources import notebook_path
 
 
 def _check_dataset(params: dict) -> None:
@@ -40,17 +39,6 @@ def _check_dataset(params: dict) -> None:
     dataset = read_dataset(Path(params["data"]))
     resolve_month(dataset, params["month"], params["horizon"])
     check_arguments(dataset, None, definition_of(params))
-
-
-def demo_data_dir() -> Path:
-    """The repository's embedded demo dataset, ``data/demo`` (the project installs editable)."""
-    path = REPO_DIR / "data" / "demo"
-    if not path.is_dir():
-        raise ChurnlabError(
-            f"The demo dataset is missing: {path} does not exist. Run churnlab from a clone of "
-            "the repository (pip install -e .), or regenerate it as data/README.md explains."
-        )
-    return path
 
 
 def latest_complete_month(data: Path) -> str:
@@ -82,7 +70,7 @@ def run_report(
     check_out(out, force, [data_dir])  # the cheap checks first: a bad OUT is refused at once
     _check_dataset(params)
     inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
-    return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report", [data_dir])
+    return execute(notebook_path("report"), params, out, inputs, force, "report", [data_dir])
 
 
 def run_explain(
@@ -110,9 +98,7 @@ def run_explain(
     if params["families"]:
         params["families"] = str(Path(params["families"]).absolute())
         inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
-    return execute(
-        NOTEBOOK_DIR / "explanation.ipynb", params, out, inputs, force, "explain", protected
-    )
+    return execute(notebook_path("explanation"), params, out, inputs, force, "explain", protected)
 
 
 def run_experiment(
@@ -159,5 +145,5 @@ def run_experiment(
         protected.append(Path(params["families"]))
     check_out(out, force, protected)
     return execute(
-        NOTEBOOK_DIR / "experiments.ipynb", params, out, inputs, force, "experiment", protected
+        notebook_path("experiments"), params, out, inputs, force, "experiment", protected
     )

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from churnlab.core.errors import ChurnlabError
-from churnlab.runs.manifest import REPO_DIR, fingerprint, git_commit, input_files, package_versions
+from churnlab.runs.manifest import fingerprint, git_commit, input_files, package_versions
 from churnlab.runs.outdir import (
     RunLock,
     check_out,
@@ -33,6 +33,7 @@ from churnlab.runs.outdir import (
     signals_as_interrupts,
 )
 from churnlab.runs.rendering import render_html
+from churnlab.runs.resources import notebook_dir
 
 #: files whose presence would make a folder look like a finished run
 RESULT_FILES = ("report.html", "metrics.json", "drivers.csv", "scores.csv", "manifest.json")
@@ -67,10 +68,10 @@ def _error_message(err: Exception) -> tuple[str, str]:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the repository when it lies inside it (stable across clones)."""
+    """A packaged notebook as ``notebooks/<name>`` (the same for every install), else its path."""
     try:
-        return path.resolve().relative_to(REPO_DIR).as_posix()
-    except ValueError:
+        return "notebooks/" + path.resolve().relative_to(notebook_dir()).as_posix()
+    except (ValueError, ChurnlabError):
         return str(path)
 
 

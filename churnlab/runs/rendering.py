@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-#: churnlab's nbconvert template (JupyterLab's look with every CDN script removed)
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+from churnlab.runs.resources import template_dir
 
 
 def render_html(notebook: Path, html: Path) -> None:
@@ -32,7 +31,7 @@ def render_html(notebook: Path, html: Path) -> None:
     exporter = HTMLExporter(
         log=quiet,
         template_name="churnlab",
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        extra_template_basedirs=[str(template_dir())],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
