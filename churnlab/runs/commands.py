@@ -15,7 +15,11 @@ from pathlib import Path
 from churnlab.contract import read_dataset
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.snapshots import check_arguments
-from churnlab.report.experiments import check_experiment_params
+from churnlab.report.experiments import (
+    DEFAULT_PARAM_SETS,
+    DEFAULT_SEEDS,
+    check_experiment_params,
+)
 from churnlab.report.kpis import latest_complete_month as month_of_dataset
 from churnlab.report.kpis import resolve_month
 from churnlab.runs.execute import execute
@@ -55,16 +59,20 @@ def run_report(
     churn: str = "cancellation",
     inactive_days: int = 30,
     force: bool = False,
+    currency: str = "",
 ) -> Path:
     """Run the monthly report for ``month`` on the dataset ``data`` into ``out``.
 
+    ``currency`` names the billing amounts' currency in every money figure ('' = no unit).
     Executes notebooks/report.ipynb through papermill and leaves in ``out`` the files of
     DESIGN section 5: report.ipynb, report.html, metrics.json, drivers.csv, scores.csv,
     manifest.json (plus the report's own tables). ``month=''`` means the latest complete month.
     Returns the path of report.html. Raises :class:`ChurnlabError` for bad input (before any
     kernel starts when it can tell) and :class:`RunFailed` when the notebook breaks.
     """
-    params = check_report_params(data, month, horizon, seed, churn, inactive_days)
+    params = check_report_params(
+        data, month, horizon, seed, churn, inactive_days, currency=currency
+    )
     data_dir = Path(params["data"]).absolute()
     params["data"] = str(data_dir)
     check_out(out, force, [data_dir])  # the cheap checks first: a bad OUT is refused at once
@@ -108,13 +116,15 @@ def run_experiment(
     id_col: str | None = None,
     label_col: str | None = None,
     families: Path | None = None,
-    seeds: list[int] = (0,),
+    seeds: list[int] = DEFAULT_SEEDS,
     ablate: bool = True,
     force: bool = False,
     param_sets: list[dict] | None = None,
 ) -> Path:
     """Compare model runs (parameter sets x seeds, and family ablations) via the notebook.
 
+    Without ``param_sets``, churnlab's model is compared with shallower and deeper trees
+    (:data:`~churnlab.report.experiments.DEFAULT_PARAM_SETS`) over three seeds.
     Give either a dataset folder ``data`` (its feature table is built) or a feature table
     file ``table`` with ``id_col`` and ``label_col``. Leaves in ``out`` report.ipynb,
     report.html, comparison.csv, runs/<run_id>/manifest.json and manifest.json; returns the
@@ -131,7 +141,9 @@ def run_experiment(
         data=str(data or ""),
     )
     del params["seed"]
-    params.update(check_experiment_params(list(seeds), param_sets or [{}], ablate))
+    params.update(
+        check_experiment_params(list(seeds), param_sets or list(DEFAULT_PARAM_SETS), ablate)
+    )
     source = Path(params["table"] or params["data"]).absolute()
     params["table" if params["table"] else "data"] = str(source)
     inputs = [

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from churnlab.core.errors import ChurnlabError
+from churnlab.report.progress import PREFIX
 from churnlab.runs.manifest import fingerprint, git_commit, input_files, package_versions
 from churnlab.runs.outdir import (
     RunLock,
@@ -76,7 +77,7 @@ def _shown(path: Path) -> str:
 
 
 def _say(text: str) -> None:
-    print(f"churnlab: {text}", file=sys.stderr, flush=True)
+    print(f"{PREFIX}{text}", file=sys.stderr, flush=True)
 
 
 def _now() -> str:
@@ -114,24 +115,27 @@ def execute(
 
 def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
     import papermill
+    from papermill.engines import papermill_engines
     from papermill.exceptions import PapermillExecutionError
+
+    from churnlab.runs.engine import ChurnlabEngine
+
+    papermill_engines.register("churnlab", ChurnlabEngine)  # also without the entry point
 
     executed = partial / "report.ipynb"
     params = {**parameters, "out_dir": "."}
     started, clock = _now(), time.perf_counter()
-    _say(f"executing {_shown(notebook)} into {out} ...")
+    _say(f"running {_shown(notebook)} into {out}; one line per stage follows")
     try:
         papermill.execute_notebook(
             str(notebook),
             str(executed),
             parameters=params,
             kernel_name="python3",
+            engine_name="churnlab",  # a quiet kernel; the notebook's stage lines to stderr
             cwd=str(partial),
             progress_bar=False,
             log_output=False,
-            # the kernel warns on every start that its local TCP link is unencrypted: noise
-            # in a scheduler's log that hides real messages; errors still show
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as err:
         ename, text = _error_message(err)
@@ -157,10 +161,10 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
             detail = "No notebook was written."
         raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
     executed_s = time.perf_counter() - clock
-    _say("rendering report.html ...")
     html_clock = time.perf_counter()
     render_html(executed, partial / "report.html")
     html_s = time.perf_counter() - html_clock
+    _say(f"report.html: {html_s:.1f} s")
     manifest = {
         "command": command,
         "notebook": _shown(notebook),
