@@ -33,7 +33,7 @@ from churnlab.runs.outdir import (
     seal,
     signals_as_interrupts,
 )
-from churnlab.runs.rendering import render_html
+from churnlab.runs.rendering import render_html, title_notebook
 from churnlab.runs.resources import notebook_dir
 
 #: files whose presence would make a folder look like a finished run
@@ -162,6 +162,7 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
         raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
     executed_s = time.perf_counter() - clock
     html_clock = time.perf_counter()
+    title_notebook(executed)  # the month's title in report.ipynb too, for JupyterLab
     render_html(executed, partial / "report.html")
     html_s = time.perf_counter() - html_clock
     _say(f"report.html: {html_s:.1f} s")
