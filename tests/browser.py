@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import itertools
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -52,6 +54,21 @@ def find_chromium() -> str | None:
     return None
 
 
+_ON_3_AND_4 = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+    "os.execv(sys.argv[3], sys.argv[3:])"
+)
+
+
+def _high(fds: tuple[int, int]) -> tuple[int, int]:
+    """The two pipe ends moved to descriptors >= 10, clear of the 3 and 4 they are copied to
+    (``dup2(4, 3); dup2(3, 4)`` would otherwise cross the pipes)."""
+    moved = tuple(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in fds)
+    for fd in fds:
+        os.close(fd)
+    return moved
+
+
 @dataclass
 class PageVisit:
     """What one page load did: its requests, failures, log entries and evaluated values."""
@@ -66,14 +83,15 @@ class Chromium:
     """One headless browser with one page, spoken to over the DevTools pipe."""
 
     def __init__(self, binary: str, width: int = 1280, height: int = 900) -> None:
-        to_browser_r, self._out = os.pipe()
-        self._in, from_browser_w = os.pipe()
+        to_browser_r, self._out = _high(os.pipe())
+        self._in, from_browser_w = _high(os.pipe())
         self.profile = tempfile.mkdtemp(prefix="churnlab-chromium-")
         args = [*FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}"]
-        # the shell puts the two pipe ends on fds 3 and 4, where Chromium expects them
+        # a tiny exec wrapper puts the two pipe ends on fds 3 and 4, where Chromium expects
+        # them (a shell cannot: dash redirects only single-digit descriptors)
         self._proc = subprocess.Popen(
-            ["sh", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}', binary, *args]
-            + ["--remote-debugging-pipe", "about:blank"],
+            [sys.executable, "-c", _ON_3_AND_4, str(to_browser_r), str(from_browser_w), binary]
+            + [*args, "--remote-debugging-pipe", "about:blank"],
             pass_fds=(to_browser_r, from_browser_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
