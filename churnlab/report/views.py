@@ -352,7 +352,8 @@ def at_risk_table(at_risk: pd.DataFrame, id_col: str = "customer_id", currency: 
         "reasons": "Top reasons",
         "action": "Suggested action",
     }
-    order = [c for c in names if c in at_risk.columns]
+    # a column the data cannot fill (no billing: no amounts) is left out, not shown empty
+    order = [c for c in names if c in at_risk.columns and at_risk[c].notna().any()]
     shown = at_risk[order].rename(columns=names)
     kinds = {"Churn probability": "share", "Monthly amount": "money_exact", "Risk rank": "count"}
     kinds["Expected revenue at risk"] = "money_exact"
