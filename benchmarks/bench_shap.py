@@ -28,6 +28,7 @@ import time
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from results import recorded
 
 from churnlab.features.table import FeatureTable
 from churnlab.model import ChurnModel
@@ -139,4 +140,6 @@ def _head(expl, rows: int):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded("bench_shap"):
+        code = main()
+    sys.exit(code)

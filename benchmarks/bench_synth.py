@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from datadir import BENCH_DATA
+from results import recorded
 
 from churnlab.synth import synthesize
 
@@ -66,4 +67,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    with recorded("bench_synth"):
+        main(sys.argv[1:])

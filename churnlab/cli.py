@@ -1,4 +1,4 @@
-"""The ``churnlab`` command line (DESIGN section 4).
+"""The ``churnlab`` command line (README, "Commands").
 
 Each sub-command parses its arguments, calls one function of the package and turns the one
 user-error type, :class:`~churnlab.core.errors.ChurnlabError`, into a short message on stderr and
@@ -95,7 +95,7 @@ def _add_force(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from churnlab import __version__
+    from importlib.metadata import version
 
     parser = _Parser(
         prog="churnlab",
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'churnlab COMMAND --help' for the options of a command.",
         formatter_class=_Help,
     )
-    parser.add_argument("--version", action="version", version=f"churnlab {__version__}")
+    parser.add_argument("--version", action="version", version=f"churnlab {version('churnlab')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str) -> argparse.ArgumentParser:

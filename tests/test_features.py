@@ -392,7 +392,7 @@ def test_attribute_names_that_clash_with_internal_columns():
 
 
 def test_features_equal_on_the_data_as_known_at_the_cutoff(table):
-    # DESIGN 2: a snapshot must come out the same without anything dated at/after its cutoff
+    # docs/definitions.md: a snapshot must come out the same without anything dated at/after its cutoff
     ds = dataset_from_frames(tables())
     known = build_feature_table(ds.as_of(pd.Timestamp("2025-04-01")), ["2025-03"])
     full = table.at("2025-03").frame

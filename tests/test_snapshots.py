@@ -1,4 +1,4 @@
-"""Snapshots, population and labels on hand-made datasets (DESIGN section 2).
+"""Snapshots, population and labels on hand-made datasets (docs/definitions.md).
 
 Every expected population and label below was worked out by hand from the dates in the
 tables; the comments say why each customer is (or is not) in each snapshot.
@@ -54,7 +54,7 @@ def _as_dict(labels: pd.DataFrame, month: str) -> dict[str, object]:
 
 def test_population_and_labels_horizon_1(dataset):
     labels = snapshot_labels(dataset, ["2024-12", "2025-01", "2025-02", "2025-03"])
-    # churn_date >= cutoff keeps a customer in the population (DESIGN 2), and a churn date
+    # churn_date >= cutoff keeps a customer in the population (docs/definitions.md), and a churn date
     # on the cutoff day itself is in the label window [cutoff, cutoff + 1 month)
     assert _as_dict(labels, "2024-12") == {"c4": 0, "c5": 0}
     assert _as_dict(labels, "2025-01") == {"c1": 0, "c2": 0, "c4": 1, "c5": 1}

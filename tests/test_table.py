@@ -1,4 +1,4 @@
-"""Loading a user's own feature table (DESIGN 1b) and its families file."""
+"""Loading a user's own feature table (docs/data-contract.md) and its families file."""
 
 from __future__ import annotations
 

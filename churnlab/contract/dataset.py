@@ -1,4 +1,4 @@
-"""The in-memory form of a dataset in the data contract (DESIGN section 1).
+"""The in-memory form of a dataset in the data contract (docs/data-contract.md).
 
 :class:`Dataset` holds one pandas DataFrame per table, already coerced to the contract's
 types by :mod:`churnlab.contract`:

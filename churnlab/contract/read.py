@@ -1,7 +1,7 @@
 """Finding and reading the files of a dataset folder (the I/O edge of the data contract).
 
 A dataset folder holds one file per table, ``<table>.csv`` or ``<table>.parquet``
-(DESIGN section 1). :func:`discover_files` maps tables to files and reports folder-level
+(docs/data-contract.md). :func:`discover_files` maps tables to files and reports folder-level
 problems; :func:`read_table` reads one file with pyarrow (multi-threaded, no Python field-size
 limits) into a raw DataFrame and turns every way a file can be unreadable (wrong delimiter or
 encoding, corrupt Parquet, ragged rows, empty file) into a :class:`Finding` naming the file

@@ -1,4 +1,4 @@
-"""The value rules of the data contract, checked on coerced tables (DESIGN section 1).
+"""The value rules of the data contract, checked on coerced tables (docs/data-contract.md).
 
 Rules within one table (unique and non-empty ids, dates in order, amounts, scales) are in
 :func:`value_rules`; rules linking tables to ``customers`` (orphans, ids stored in different

@@ -1,4 +1,4 @@
-"""Load a dataset in the data contract and validate it (DESIGN section 1).
+"""Load a dataset in the data contract and validate it (docs/data-contract.md).
 
 Three ways in, one pipeline (read -> check columns -> coerce -> value rules -> link rules):
 
@@ -98,7 +98,7 @@ def _summary(dataset: Dataset, formats: Mapping[str, str]) -> list[str]:
 def check_dataset(path: str | Path) -> ValidationResult:
     """Validate the dataset folder ``path`` against the data contract; never raises for data.
 
-    Reads every table file, coerces types and applies every rule of DESIGN section 1,
+    Reads every table file, coerces types and applies every rule of docs/data-contract.md,
     collecting all errors and warnings rather than stopping at the first. The result's
     ``dataset`` is the loaded :class:`Dataset` when there is no error, else ``None``.
     """

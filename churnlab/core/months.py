@@ -1,7 +1,7 @@
 """Calendar months as 'YYYY-MM' strings: parsing, cutoffs and ranges.
 
 A snapshot is taken at the end of a month M; its cutoff is the first instant of month M+1
-(DESIGN section 2). Months travel through churnlab as normalised 'YYYY-MM' strings so that
+(docs/definitions.md). Months travel through churnlab as normalised 'YYYY-MM' strings so that
 they sort, print and compare the same everywhere (command line, notebooks, file names).
 """
 

@@ -1,4 +1,4 @@
-"""Turn a dataset in the contract into a feature table (DESIGN sections 1b, 2 and 3).
+"""Turn a dataset in the contract into a feature table (docs/data-contract.md, docs/definitions.md).
 
 One row per customer and monthly snapshot of the population (:mod:`churnlab.features.snapshots`), with
 its label and one column per point-in-time feature. Every family is SQL

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from numbers import Number
 
+import pandas as pd
+
 from churnlab.features.sql import FAMILIES, Feature
 
 GENERIC_TEMPLATE = "{feature} = {value}"
@@ -98,13 +100,8 @@ def _plain(value: object) -> object:
         return int(value)
     if isinstance(value, float) and math.isnan(value):
         return None
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
+    if value is pd.NA or value is pd.NaT:
+        return None
     return value
 
 

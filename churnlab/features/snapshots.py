@@ -1,4 +1,4 @@
-"""Monthly snapshots, their population and churn labels (DESIGN section 2).
+"""Monthly snapshots, their population and churn labels (docs/definitions.md).
 
 A snapshot of month M has its cutoff at the first instant of M+1. Cancellation churn: the
 population is every customer with ``signup_date < cutoff`` and no ``churn_date`` before the

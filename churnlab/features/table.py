@@ -1,4 +1,4 @@
-"""The feature table: the shape every model, explanation and report works on (DESIGN 1b).
+"""The feature table: the shape every model, explanation and report works on (docs/data-contract.md).
 
 One row per customer (and per monthly snapshot when there is a ``snapshot`` column), an id
 column, a label column and feature columns. It is made either by
@@ -15,6 +15,7 @@ import pandas as pd
 
 from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
+from churnlab.features.families_file import assign_families, parse_families
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class FeatureTable:
 
 
 # --------------------------------------------------------------------------------------------
-# Loading a user's own feature table (DESIGN 1b)
+# Loading a user's own feature table (docs/data-contract.md)
 
 #: label spellings accepted for "churned" and "stayed" (compared lower-case, stripped).
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
@@ -192,8 +193,6 @@ def load_feature_table(
     unnamed columns go to ``other``. Every user mistake raises ChurnlabError naming the file,
     the column, how many rows and examples.
     """
-    from churnlab.features.families_file import assign_families, parse_families
-
     path = Path(path)
     raw = _read_any(path)
     raw.columns = [str(c).strip() for c in raw.columns]

@@ -56,13 +56,11 @@ def explain(
     """TreeSHAP values of the rows of ``table`` under ``model``, summed per source feature.
 
     TreeSHAP time grows with rows and with the trees kept up to the best iteration, and runs on
-    every core (see :meth:`ChurnModel.contributions`): 1,273 rows/s for 763 trees in
-    benchmarks/bench_shap.py, about 2,600 rows/s for ~390 trees in a 100k-customer monthly
-    report, where every scored customer is explained once and the values are reused for
-    drivers, shares, reasons and plots. When only *global* shares are wanted (say, last
-    month's drivers for comparison) ``max_rows`` explains a seeded random sample of that many
-    rows instead (kept in table order). Measured: feature shares from a 10 % sample of 100,000
-    rows were within 0.0011 of the full ones; the error shrinks as 1/sqrt(sample size).
+    every core (see :meth:`ChurnModel.contributions`; rates in benchmarks/RESULTS.md, "SHAP").
+    In a report every scored customer is explained once and the values are reused for drivers,
+    shares, reasons and plots. When only *global* shares are wanted (say, last month's drivers
+    for comparison) ``max_rows`` explains a seeded random sample of that many rows instead
+    (kept in table order); the shares' error shrinks as 1/sqrt(sample size).
     """
     if max_rows is not None and len(table.frame) > max_rows:
         rng = np.random.default_rng(seed)

@@ -2,7 +2,7 @@
 
 Pure functions on a :class:`~churnlab.contract.dataset.Dataset` and DataFrames; the notebooks call them
 on ``dataset.as_of(month_cutoff(M))`` so that nothing dated at or after M's cutoff can reach
-the figures (DESIGN section 2).
+the figures (docs/definitions.md).
 
 Definitions (for month M, churn measured with a horizon of one month whatever the model's
 horizon, because a KPI is about what happened *in* M):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
+from churnlab.model.explain import explain, family_shares, feature_drivers
 
 
 def training_snapshots(table: FeatureTable, month: str, horizon: int = 1) -> list[str]:
@@ -37,11 +38,9 @@ def previous_month_shares(
     The report's "change vs previous month" holds the model fixed and explains the customers
     of M-1 with it: a difference then says that the customer base's drivers moved (more open
     tickets, more expired discounts), not that a retrained model weighs things differently.
-    Above ``max_rows`` customers a seeded random sample of that size is explained (family
-    shares of 5,000 customers are within about a percentage point of the full population's).
+    Above ``max_rows`` customers a seeded random sample of that size is explained
+    (benchmarks/RESULTS.md, "SHAP", says how close a sample's shares are).
     """
-    from churnlab.model.explain import explain, family_shares, feature_drivers
-
     previous = shift_month(month, -1)
     if previous not in table.snapshots:
         return {}

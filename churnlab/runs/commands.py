@@ -1,6 +1,6 @@
 """The run commands: check the input, then execute a notebook from ``notebooks/`` as a job.
 
-This is the top of churnlab below the CLI (DESIGN sections 4-6). Each ``run_*`` function
+This is the top of churnlab below the CLI (README, docs/outputs.md). Each ``run_*`` function
 checks the cheap things first (folders, month format, parameter types, then the dataset or
 feature table itself) so that a user mistake ends in one :class:`ChurnlabError` before a
 kernel starts, then hands the notebook to :func:`churnlab.runs.execute.execute`, which runs it
@@ -65,7 +65,7 @@ def run_report(
 
     ``currency`` names the billing amounts' currency in every money figure ('' = no unit).
     Executes notebooks/report.ipynb through papermill and leaves in ``out`` the files of
-    DESIGN section 5: report.ipynb, report.html, metrics.json, drivers.csv, scores.csv,
+    docs/outputs.md: report.ipynb, report.html, metrics.json, drivers.csv, scores.csv,
     manifest.json (plus the report's own tables). ``month=''`` means the latest complete month.
     Returns the path of report.html. Raises :class:`ChurnlabError` for bad input (before any
     kernel starts when it can tell) and :class:`RunFailed` when the notebook breaks.

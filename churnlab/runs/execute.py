@@ -14,16 +14,20 @@ looks complete when it is not:
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import papermill
+from papermill.engines import papermill_engines
+from papermill.exceptions import PapermillExecutionError
+
 from churnlab.core.errors import ChurnlabError
 from churnlab.report.progress import PREFIX
-from churnlab.runs.manifest import fingerprint, git_commit, input_files, package_versions
+from churnlab.runs.engine import ChurnlabEngine
+from churnlab.runs.manifest import write_manifest
 from churnlab.runs.outdir import (
     RunLock,
     check_out,
@@ -114,26 +118,53 @@ def execute(
 
 
 def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
-    import papermill
-    from papermill.engines import papermill_engines
-    from papermill.exceptions import PapermillExecutionError
-
-    from churnlab.runs.engine import ChurnlabEngine
-
-    papermill_engines.register("churnlab", ChurnlabEngine)  # also without the entry point
-
+    """Execute, render, record and publish one run (inside the lock and the partial folder)."""
     executed = partial / "report.ipynb"
-    params = {**parameters, "out_dir": "."}
     started, clock = _now(), time.perf_counter()
     _say(f"running {_shown(notebook)} into {out}; one line per stage follows")
+    run_notebook(notebook, executed, parameters, partial, out, command)
+    executed_s = time.perf_counter() - clock
+    html_clock = time.perf_counter()
+    title_notebook(executed)  # the month's title in report.ipynb too, for JupyterLab
+    render_html(executed, partial / "report.html")
+    timings = {"execute": executed_s, "html": time.perf_counter() - html_clock}
+    _say(f"report.html: {timings['html']:.1f} s")
+    write_manifest(
+        partial,
+        command=command,
+        notebook=_shown(notebook),
+        parameters={**parameters, "out_dir": str(out)},
+        inputs=inputs,
+        started_at=started,
+        finished_at=_now(),
+        duration=time.perf_counter() - clock,
+        timings=timings,
+    )
+    seal(partial, command)
+    publish(partial, out, force)
+    _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
+    return out / "report.html"
+
+
+def run_notebook(
+    notebook: Path, executed: Path, parameters: dict, workdir: Path, out: Path, command: str
+) -> None:
+    """Run ``notebook`` through papermill into ``executed`` with ``workdir`` as its folder.
+
+    The notebook's ``out_dir`` parameter is ``'.'``: its result files land in ``workdir``. A
+    failing cell or a dead kernel leaves the partly executed notebook and error.txt where the
+    user looks (:func:`~churnlab.runs.outdir.keep_failure`) and raises ChurnlabError (a user
+    mistake raised in the kernel, exit 2) or :class:`RunFailed` (anything else, exit 1).
+    """
+    papermill_engines.register("churnlab", ChurnlabEngine)  # also without the entry point
     try:
         papermill.execute_notebook(
             str(notebook),
             str(executed),
-            parameters=params,
+            parameters={**parameters, "out_dir": "."},
             kernel_name="python3",
             engine_name="churnlab",  # a quiet kernel; the notebook's stage lines to stderr
-            cwd=str(partial),
+            cwd=str(workdir),
             progress_bar=False,
             log_output=False,
         )
@@ -141,7 +172,7 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
         ename, text = _error_message(err)
         if ename == "KeyboardInterrupt":
             raise KeyboardInterrupt from None
-        where = keep_failure(partial, out, executed.name, text, command)
+        where = keep_failure(workdir, out, executed.name, text, command)
         if ename == "ChurnlabError":
             raise ChurnlabError(
                 f"{err.evalue}\n(The partly executed notebook is {where / executed.name}.)"
@@ -155,36 +186,8 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
     except Exception as err:  # the kernel died or could not start: not the user's input
         text = f"the kernel stopped: {type(err).__name__}: {err}"
         if executed.exists():
-            where = keep_failure(partial, out, executed.name, text, command)
+            where = keep_failure(workdir, out, executed.name, text, command)
             detail = f"The partly executed notebook is {where / executed.name}."
         else:
             detail = "No notebook was written."
         raise RunFailed(f"The {command} notebook did not finish: {text}. {detail}") from None
-    executed_s = time.perf_counter() - clock
-    html_clock = time.perf_counter()
-    title_notebook(executed)  # the month's title in report.ipynb too, for JupyterLab
-    render_html(executed, partial / "report.html")
-    html_s = time.perf_counter() - html_clock
-    _say(f"report.html: {html_s:.1f} s")
-    manifest = {
-        "command": command,
-        "notebook": _shown(notebook),
-        "parameters": {**parameters, "out_dir": str(out)},
-        "inputs": fingerprint(inputs),
-        "versions": package_versions(),
-        "git": git_commit(),
-        "started_at": started,
-        "finished_at": _now(),
-        "duration_seconds": round(time.perf_counter() - clock, 3),
-        "timings_seconds": {"execute": round(executed_s, 3), "html": round(html_s, 3)},
-        "outputs": fingerprint(
-            (p.relative_to(partial).as_posix(), p) for p in input_files(partial)
-        )["files"],
-    }
-    (partial / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    seal(partial, command)
-    publish(partial, out, force)
-    _say(f"done in {time.perf_counter() - clock:.1f} s: {out / 'report.html'}")
-    return out / "report.html"

@@ -1,12 +1,11 @@
-"""What a run records about itself: input fingerprints, package versions and the git commit.
-
-The pieces of manifest.json (DESIGN section 5): a sha256 fingerprint of the input files, the
-versions of the packages a result depends on, and the repository's commit.
+"""What a run records about itself: manifest.json with its parameters, input fingerprints,
+package versions, the git commit and its times (docs/outputs.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -123,3 +122,40 @@ def git_commit() -> dict:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    command: str,
+    notebook: str,
+    parameters: dict,
+    inputs: Iterable[tuple[str, Path]],
+    started_at: str,
+    finished_at: str,
+    duration: float,
+    timings: dict[str, float],
+) -> None:
+    """Write ``folder``/manifest.json: what ran, on which inputs, with what, when and how long.
+
+    ``outputs`` fingerprints every file already in ``folder`` (hidden files aside), so the
+    manifest is written last, after the notebook and the HTML.
+    """
+    manifest = {
+        "command": command,
+        "notebook": notebook,
+        "parameters": parameters,
+        "inputs": fingerprint(inputs),
+        "versions": package_versions(),
+        "git": git_commit(),
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "duration_seconds": round(duration, 3),
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "outputs": fingerprint((p.relative_to(folder).as_posix(), p) for p in input_files(folder))[
+            "files"
+        ],
+    }
+    (folder / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )

@@ -1,8 +1,8 @@
 """The true churn hazard: each driver family's contribution to the log-odds of churning.
 
 Each function turns *signals* into one family's contribution, where every signal is what a
-point-in-time feature can compute from rows dated before the snapshot's cutoff (DESIGN
-section 2): the billing periods, tickets, onboarding steps, usage days and survey answers
+point-in-time feature can compute from rows dated before the snapshot's cutoff (docs/definitions.md):
+the billing periods, tickets, onboarding steps, usage days and survey answers
 known then, and the static profile. The generator measures the signals from its running
 state; the tests measure them again from the written tables (cut at the cutoff) and must
 get the same contributions, which is what makes the truth point-in-time.

@@ -1,4 +1,4 @@
-"""Turn a simulated block into Arrow tables in the data contract (DESIGN section 1).
+"""Turn a simulated block into Arrow tables in the data contract (docs/data-contract.md).
 
 Dates are Arrow ``date32``, timestamps ``timestamp[ms]`` (naive), ids and categories
 strings; rows are sorted by customer, then time, so that blocks concatenate into tables in

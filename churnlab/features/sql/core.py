@@ -1,4 +1,4 @@
-"""Point-in-time feature definitions as SQL, one block per driver family (DESIGN sections 2-3).
+"""Point-in-time feature definitions as SQL, one block per driver family (docs/definitions.md).
 
 Every family is a :class:`Family` (one module per family): the table it reads, a ``base``
 function that writes the family's SQL (common table expressions ending in one aggregate
