@@ -5,7 +5,7 @@ environment and runs ``churnlab demo`` from an empty folder outside the source t
 nothing of the clone can be found by accident. The new environment sees the pinned stack of
 the environment running the tests (installed through constraints.txt) through a ``.pth``
 file, and ``pip check`` proves that it satisfies every requirement the wheel declares:
-unpacking the 1.9 GB stack again would take minutes and test pip rather than churnlab. The
+unpacking the whole stack again would take minutes and test pip rather than churnlab. The
 editable churnlab of the test environment stays invisible there (a ``.pth`` file's paths are
 not scanned for further ``.pth`` files), and the test checks that the demo ran on the files
 of the installed wheel. The stack's data files (nbconvert's templates) are found through

@@ -28,7 +28,7 @@ def auc_standard_error(auc: float | None, positives: int, negatives: int) -> flo
 
     With ``Q1 = A / (2 - A)`` and ``Q2 = 2 A^2 / (1 + A)``:
     ``SE^2 = (A (1 - A) + (P - 1)(Q1 - A^2) + (N - 1)(Q2 - A^2)) / (P N)`` for ``P`` churners
-    and ``N`` stayers. It is driven by the number of churners: 87 churners give about 0.03.
+    and ``N`` stayers. It is driven by the number of churners, far more than by the stayers.
     """
     if auc is None or positives < 1 or negatives < 1 or not np.isfinite(auc):
         return None
