@@ -184,8 +184,13 @@ def test_report_html_self_contained_without_code(report_a: Path):
     assert network_loads(html) == []
     assert html.count("data:image/png;base64,") >= 8
     assert "check_report_params" not in html and "import " not in html
-    for words in ("Headline KPIs", "Customers at risk", "Feature drift", "Data quality"):
+    for words in ("Summary", "This month", "customers at risk", "Feature drift", "Data quality"):
         assert words in html
+    assert "<title>Churn report October 2025</title>" in html
+    assert 'class="churnlab-summary"' in html and "expected profit" in html
+    assert "No description has been provided" not in html  # every figure has alt text
+    for raw in ("engagement_days_since_active", "mean_abs_shap", "{'", "dtype"):
+        assert raw not in html, raw
 
 
 def test_report_manifest(report_a: Path, world):
@@ -194,6 +199,8 @@ def test_report_manifest(report_a: Path, world):
     names = {f["name"] for f in m["inputs"]["files"]}
     assert {"customers.parquet", "usage.parquet"} <= names
     assert m["notebook"] == "notebooks/report.ipynb"
+    executed = nbformat.read(str(report_a / "report.ipynb"), as_version=4)
+    assert executed.metadata["title"] == "Churn report October 2025"
     assert {o["name"] for o in m["outputs"]} >= {"report.html", *RESULTS}
 
 
@@ -312,8 +319,9 @@ def test_training_notebook(world, tmp_path):
     nb = _executed("training", tmp_path, data=str(world["full"]))
     html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
     assert "Best iteration" in html
-    assert "roc_auc" in html and "train" in html and "validation" in html
-    assert len(_outputs(nb, "image/png")) == 2
+    assert "ROC-AUC" in html and "train" in html and "validation" in html
+    assert "Baseline" in html and "logistic regression" in html
+    assert len(_outputs(nb, "image/png")) == 3  # ROC and PR, calibration, gains
 
 
 def test_experiments_notebook(world, tmp_path):

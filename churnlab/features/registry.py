@@ -130,3 +130,38 @@ def reason_text(name: str, value: object) -> str:
         return spec.template.format(value=value, feature=name)
     except (ValueError, TypeError, KeyError, IndexError):
         return f"{label} = {value}"
+
+
+#: plain-words rewrites of the registry's descriptions for a reader of the report, who knows
+#: the end of the month rather than "the cutoff" (applied in order)
+_PLAIN = (
+    (r"\s*\([^()]*\)", ""),  # the parenthetical details: units, what missing means
+    (
+        r"^(?:calendar )?(days|months) from (.+?)(?:'s (?:opening )?day)? to the cutoff$",
+        r"\1 since \2",
+    ),
+    (r"^(days|months) since (.+?) day$", r"\1 since \2"),
+    (r"in the (\d+) days before the cutoff", r"in the last \1 days"),
+    (r" (?:that started )?before the cutoff", ""),
+    (r" before it$", ""),
+    (r" to the cutoff", " to the month's end"),
+    (r" in this snapshot", " this month"),
+    (r"^customer attribute '(.+)'$", r"\1 (customer attribute)"),
+)
+
+
+def feature_label(name: str) -> str:
+    """A feature in words for tables and charts, from its registry description.
+
+    ``'engagement_days_since_active'`` -> ``'Days since the latest usage'`` (the details
+    in parentheses and the word "cutoff" left out: the description has them); a column the
+    registry does not know keeps its name.
+    """
+    spec = feature_spec(name)
+    if spec.family == "other" and spec.template == GENERIC_TEMPLATE:
+        return name
+    text = spec.description
+    for pattern, replacement in _PLAIN:
+        text = re.sub(pattern, replacement, text)
+    text = text.strip() or name
+    return text[0].upper() + text[1:]

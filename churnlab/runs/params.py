@@ -80,6 +80,7 @@ def check_report_params(
     churn: object = "cancellation",
     inactive_days: object = 30,
     out_dir: object = "",
+    currency: object = "",
 ) -> dict:
     """Validate the monthly report's parameters and return them normalised.
 
@@ -98,7 +99,19 @@ def check_report_params(
         "churn": churn_text,
         "inactive_days": _whole("inactive_days", inactive_days, 1),
         "out_dir": _text("out_dir", out_dir, allow_empty=True),
+        "currency": _currency(currency),
     }
+
+
+def _currency(value: object) -> str:
+    """A currency name for money figures: short text (``EUR``, ``US$``), or '' for none."""
+    text = _text("currency", value, allow_empty=True)
+    if len(text) > 12 or "\n" in text:
+        raise ChurnlabError(
+            f"Parameter currency must be a short currency name such as EUR or US$ (at most "
+            f"12 characters); got {value!r}."
+        )
+    return text
 
 
 def check_explain_params(

@@ -228,3 +228,22 @@ def synthesize(
     start = check_arguments(customers, months, start, dominant, dominance, seed)
     blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size)
     return _write_groups(_groups(blocks, chunk_blocks), Path(out), fmt)
+
+
+def span_text(start: str, months: int) -> str:
+    """What a synthetic world covers, in words: its dates and the months a report can take.
+
+    The world holds ``P.PRE_MONTHS`` months of simulated history before ``start`` (customers
+    with tenure, billing and tickets before the first reported month), so a reader who asked
+    for ``months`` months finds more in the files; the earliest month a report can take is the
+    second month of the data (its first snapshot must be labelled), the latest is the last.
+    """
+    calendar = P.Calendar.make(parse_month(start), months)
+    first, last = calendar.label(0), calendar.label(calendar.n_months - 1)
+    end = np.datetime64(calendar.data_end_day - 1, "D")
+    return (
+        f"The data runs from {first}-01 to {end}: {calendar.n_months} months, the {months} "
+        f"requested from {calendar.label(calendar.pre)} plus {calendar.pre} months of simulated "
+        f"history before them. Reports can be made for months {calendar.label(1)} to {last}; "
+        f"the latest is {last} (churnlab report --data DIR --month {last} --out OUT)."
+    )
