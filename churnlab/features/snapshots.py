@@ -20,9 +20,11 @@ import duckdb
 import pandas as pd
 
 from churnlab.contract.dataset import Dataset
+from churnlab.contract.schema import SCHEMA
 from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, INACTIVITY, ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
+from churnlab.features.sql.core import engine_names
 
 _CANCELLATION_SQL = """
 SELECT c.customer_id, s.sid, s.snapshot, s.cutoff,
@@ -126,8 +128,10 @@ def open_engine(
     con = duckdb.connect()
     # insertion order of intermediate results does not matter: every result is sorted at the end
     con.execute("SET preserve_insertion_order = false")
+    names = engine_columns(dataset)
     for name, frame in dataset.tables.items():
-        con.register(name, frame)
+        renamed = {c: n for c, n in names[name].items() if c != n}
+        con.register(name, frame.rename(columns=renamed) if renamed else frame)
     con.register("snaps_frame", snapshots_frame(dataset, months, definition.horizon))
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
     sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
@@ -137,6 +141,14 @@ def open_engine(
         f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
     )
     return con
+
+
+def engine_columns(dataset: Dataset) -> dict[str, dict[str, str]]:
+    """table -> {column: its name in the engine} (:func:`~churnlab.features.sql.core.engine_names`)."""
+    return {
+        name: engine_names(list(frame.columns), SCHEMA.get(name, {}))
+        for name, frame in dataset.tables.items()
+    }
 
 
 def snapshot_labels(
