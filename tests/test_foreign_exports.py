@@ -238,11 +238,10 @@ def test_long_texts_and_thousands_of_plans(tmp_path):
 
     labelled = ft.subset(ft.labelled)
     model = ChurnModel(seed=0, num_rounds=20).fit(labelled)
-    # 5,000 levels seen once each: all share the "(other)" column, nothing explodes
-    assert (
-        model.encoder_.levels["profile_plan"] == ["(other)"]
-        or len(model.encoder_.levels["profile_plan"]) <= 31
-    )
+    # 5,000 levels: at most the 30 most frequent get a column, the rest share "(other)"
+    levels = model.encoder_.levels["profile_plan"]
+    assert len(levels) <= 31 and levels[-1] == "(other)"
+    assert len(model.feature_names_) <= 1 + 31
     assert len(model.predict_proba(ft.frame)) == len(ft.frame)
 
 
@@ -295,7 +294,7 @@ def test_a_nested_contract_column_is_an_error(tmp_path):
     pq.write_table(arrow, folder / "customers.parquet")
     (message,) = errors_of(folder)
     assert message.startswith("customers.segment: the column holds nested values")
-    assert "Export segment as a plain text column" in message
+    assert "['smb']" in message and "not text. Export segment as a plain column of text." in message
 
 
 # ---- generated feature names never clash ----------------------------------------------------------
@@ -685,3 +684,24 @@ def test_explain_warns_about_label_copies_churner_only_columns_and_ids(tmp_path)
     assert account.startswith("Feature 'account_number' looks like an id (its name says so)")
     assert row.startswith("Feature 'row' looks like an id (a different whole number on every row)")
     assert not any("'usage'" in note for note in notes)
+
+
+@pytest.mark.slow
+def test_leak_notes_reach_metrics_json_and_the_report(tmp_path):
+    import html
+    import json
+
+    from churnlab import runs
+
+    rng = np.random.default_rng(1)
+    n = 300
+    y = (rng.random(n) < 0.3).astype(int)
+    frame = pd.DataFrame({"id": [f"c{i}" for i in range(n)], "left": y, "x": rng.normal(size=n)})
+    frame["cancel_reason"] = np.where(y == 1, "too expensive", "")
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    out = runs.run_explain(tmp_path / "crm.csv", "id", "left", tmp_path / "out").parent
+    notes = json.loads((out / "metrics.json").read_text())["notes"]
+    assert notes[0].startswith("Possible leak: feature 'cancel_reason' is filled for churners")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    note = page[page.index('class="churnlab-note"') :]
+    assert html.unescape(note).split("</div>")[0].endswith(notes[0])

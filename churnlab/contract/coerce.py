@@ -172,16 +172,19 @@ def _is_nested(series: pd.Series) -> bool:
     return bool(len(values)) and bool(values.map(lambda v: isinstance(v, _NESTED)).any())
 
 
+_KIND_WORDS = {ID: "ids", DATE: "dates", NUMBER: "numbers", BOOL: "yes/no values", TEXT: "text"}
+
+
 def _nested_contract_column(table: str, col: str, series: pd.Series) -> Finding:
     example = series.dropna().iloc[0]
-    kind = SCHEMA[table][col][0]
+    words = _KIND_WORDS[SCHEMA[table][col][0]]
     return error(
         table,
         col,
         int(series.notna().sum()),
         f"the column holds nested values (lists, records or bytes such as {str(example)[:40]!r}), "
-        f"not {'an id' if kind == ID else 'a ' + kind}",
-        f"Export {col} as a plain {'text' if kind in (ID, TEXT) else kind} column",
+        f"not {words}",
+        f"Export {col} as a plain column of {words}",
     )
 
 

@@ -4,7 +4,9 @@
 types by :mod:`churnlab.contract`:
 
 - ``customer_id``: pandas string dtype in every table (ids are labels, never numbers);
-- dates and timestamps: naive ``datetime64`` (values with a time zone are converted to UTC);
+- dates and timestamps: naive ``datetime64[us]`` (values with a time zone are converted to UTC,
+  finer digits such as pandas' nanoseconds are floored to the microsecond; an end date in 2099
+  or later such as ``9999-12-31`` means "no end" and is missing);
 - ``amount``, ``list_price``, ``discount``, ``csat``, ``score`` and usage activity columns:
   ``float64``; ``paid`` and ``escalated``: nullable ``boolean``; text columns: string dtype.
 

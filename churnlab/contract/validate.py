@@ -117,7 +117,8 @@ def check_dataset(path: str | Path) -> ValidationResult:
 def read_dataset(path: str | Path) -> Dataset:
     """Read and validate the dataset folder ``path``; return it as a coerced :class:`Dataset`.
 
-    One file per table (``<table>.csv`` or ``<table>.parquet``), ``customers`` required. Types
+    One file per table (``<table>.csv`` or ``<table>.parquet``, a compressed CSV or a folder of
+    parts, see :mod:`churnlab.contract.read`), ``customers`` required. Types
     are coerced as documented in :mod:`churnlab.contract.dataset`; orphan rows are dropped with a
     warning in ``Dataset.warnings``. Raises one :class:`ChurnlabError` listing every error.
     """

@@ -139,18 +139,22 @@ class Family:
             # columns(schema): data column -> its snake_case name part
             for i, (col, part) in enumerate(self.columns(schema).items()):
                 kind = schema[self.table].get(col, "number")
-                repeated += [_expand(p, col, part, i, kind) for p in self.patterns]
+                ident = column_sql(schema, self.table, col)
+                repeated += [_expand(p, col, part, i, kind, ident) for p in self.patterns]
         return fixed + repeated
 
 
-def _expand(pattern: Feature, col: str, part: str, index: int, kind: str) -> Feature:
-    """A pattern feature for one data column; unit ``{kind}`` means category for text."""
+def _expand(pattern: Feature, col: str, part: str, index: int, kind: str, ident: str) -> Feature:
+    """A pattern feature for one data column; unit ``{kind}`` means category for text.
+
+    ``ident`` is the column's quoted name in the engine (``{q}`` in the pattern's SQL).
+    """
     unit = pattern.unit
     if unit == "{kind}":
         unit = "category" if kind == "text" else "value"
     return Feature(
         name=pattern.name.format(col=part),
-        sql=pattern.sql.format(i=index, q=quote(col)),
+        sql=pattern.sql.format(i=index, q=ident),
         unit=unit.format(col=col),
         description=pattern.description.format(col=col),
         template=pattern.template.format(col=col),
