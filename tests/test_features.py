@@ -173,7 +173,8 @@ def test_shape_labels_and_metadata(table):
     assert table.value_col == "price_amount"
     assert table.segment_col == "profile_segment"
     assert table.definition == ChurnDefinition(1, "cancellation", 30)
-    assert table.meta == {"months": ["2025-02", "2025-03"]}
+    assert table.meta["months"] == ["2025-02", "2025-03"]
+    assert set(table.meta["specs"]) == set(table.features)
     assert set(table.families.values()) == {
         "price",
         "support",

@@ -4,7 +4,9 @@
 types by :mod:`churnlab.contract`:
 
 - ``customer_id``: pandas string dtype in every table (ids are labels, never numbers);
-- dates and timestamps: naive ``datetime64`` (values with a time zone are converted to UTC);
+- dates and timestamps: naive ``datetime64[us]`` (values with a time zone are converted to UTC,
+  finer digits such as pandas' nanoseconds are floored to the microsecond; an end date in 2099
+  or later such as ``9999-12-31`` means "no end" and is missing);
 - ``amount``, ``list_price``, ``discount``, ``csat``, ``score`` and usage activity columns:
   ``float64``; ``paid`` and ``escalated``: nullable ``boolean``; text columns: string dtype.
 
@@ -31,6 +33,10 @@ class Dataset:
     source: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: how far the data is known to reach when that is more than its latest date (set by
+    #: :meth:`as_of`: the full data went past the cutoff, even if nothing happened on the
+    #: cutoff's last day)
+    observed_until: pd.Timestamp | None = None
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The table ``name``, or ``None`` when the dataset does not have it."""
@@ -65,12 +71,17 @@ class Dataset:
 
     @cached_property
     def data_end(self) -> pd.Timestamp:
-        """The latest date in any date column: how far the data reaches.
+        """How far the data reaches: the latest date in any date column.
 
-        A label window [cutoff, cutoff + h months) counts as observed (the snapshot is
-        *labelled*) when ``data_end`` falls on or after the window's last day. Computed once
-        per Dataset (the tables never change; :meth:`as_of` makes a new Dataset).
+        A month is complete, and a label window [cutoff, cutoff + h months) counts as observed
+        (the snapshot is *labelled*), when ``data_end`` falls on or after its last day. For a
+        dataset cut with :meth:`as_of` it is the last instant before the cutoff whenever the
+        full data went past the cutoff: the cut knows the month before the cutoff was
+        complete even on a day nothing happened. Computed once per Dataset (the tables never
+        change; :meth:`as_of` makes a new Dataset).
         """
+        if self.observed_until is not None:
+            return self.observed_until
         return max(self._date_bounds("max"))
 
     def _date_bounds(self, how: str) -> list[pd.Timestamp]:
@@ -94,6 +105,10 @@ class Dataset:
         report for month M works on ``as_of(cutoff of M)``, so it cannot see the future.
         """
         cutoff = pd.Timestamp(cutoff)
+        try:
+            seen = min(self.data_end, cutoff - pd.Timedelta(microseconds=1))
+        except ValueError:  # a dataset without any date
+            seen = None
         kept: dict[str, pd.DataFrame] = {}
         for name, frame in self.tables.items():
             date_col = EVENT_DATE.get(name)
@@ -108,4 +123,4 @@ class Dataset:
                 if "csat" in out.columns:
                     out.loc[late, "csat"] = float("nan")
             kept[name] = out.reset_index(drop=True)
-        return replace(self, tables=kept)
+        return replace(self, tables=kept, observed_until=seen)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnlab.contract.coerce import check_columns, coerce_table
+from churnlab.contract.coerce import check_columns, coerce_table, drop_unnamed
 from churnlab.contract.dataset import Dataset
 from churnlab.contract.findings import ERROR, WARNING, Finding, plural, warning
 from churnlab.contract.read import discover_files, read_table
@@ -117,7 +117,8 @@ def check_dataset(path: str | Path) -> ValidationResult:
 def read_dataset(path: str | Path) -> Dataset:
     """Read and validate the dataset folder ``path``; return it as a coerced :class:`Dataset`.
 
-    One file per table (``<table>.csv`` or ``<table>.parquet``), ``customers`` required. Types
+    One file per table (``<table>.csv`` or ``<table>.parquet``, a compressed CSV or a folder of
+    parts, see :mod:`churnlab.contract.read`), ``customers`` required. Types
     are coerced as documented in :mod:`churnlab.contract.dataset`; orphan rows are dropped with a
     warning in ``Dataset.warnings``. Raises one :class:`ChurnlabError` listing every error.
     """
@@ -171,9 +172,10 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
     for name in SCHEMA:
         if name not in raw:
             continue
-        problems = check_columns(name, raw[name])
-        frame, coercion, id_kinds[name] = coerce_table(name, raw[name])
-        broken |= {(f.table, f.column) for f in coercion}
+        named, unnamed = drop_unnamed(name, raw[name])
+        problems = unnamed + check_columns(name, named)
+        frame, coercion, id_kinds[name] = coerce_table(name, named)
+        broken |= {(f.table, f.column) for f in coercion if f.severity == ERROR}
         findings += problems + coercion
         tables[name] = frame
     findings += value_rules(tables, broken)

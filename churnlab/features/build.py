@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, ChurnDefinition
-from churnlab.features.snapshots import check_arguments, open_engine
+from churnlab.features.registry import spec_of
+from churnlab.features.snapshots import check_arguments, engine_columns, open_engine
 from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query
 from churnlab.features.sql.profile import attribute_names
 from churnlab.features.table import EVENT_COL, TIME_COL, FeatureTable
@@ -36,7 +37,7 @@ def dataset_schema(dataset: Dataset) -> Schema:
     Flags (booleans) count as numbers. Usage keeps only its id, date and numeric activity
     columns, as the contract says other usage columns are ignored.
     """
-    schema: Schema = {}
+    schema = Schema(names=engine_columns(dataset))
     for name, frame in dataset.tables.items():
         kinds = {}
         for col in frame.columns:
@@ -141,7 +142,11 @@ def build_feature_table(
         duration_col=TIME_COL if timed else None,
         event_col=EVENT_COL if timed else None,
         definition=definition,
-        meta={"months": list(months)},
+        # what each feature means in words, with the data's own column names
+        meta={
+            "months": list(months),
+            "specs": {f.name: spec_of(fam.name, f) for fam, feats in plan for f in feats},
+        },
     )
 
 

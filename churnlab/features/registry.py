@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from numbers import Number
@@ -41,16 +42,22 @@ class FeatureSpec:
     template_no: str = ""
 
 
+def spec_of(family: str, feature: Feature) -> FeatureSpec:
+    """The registry entry of one feature definition of ``family``."""
+    return FeatureSpec(
+        feature.name,
+        family,
+        feature.unit,
+        feature.description,
+        feature.template,
+        feature.template_no,
+    )
+
+
 @cache
 def _known() -> dict[str, FeatureSpec]:
     """Every fixed feature of every family (data-named ones are matched by pattern)."""
-    specs: dict[str, FeatureSpec] = {}
-    for family in FAMILIES:
-        for f in family.features:
-            specs[f.name] = FeatureSpec(
-                f.name, family.name, f.unit, f.description, f.template, f.template_no
-            )
-    return specs
+    return {f.name: spec_of(family.name, f) for family in FAMILIES for f in family.features}
 
 
 @cache
@@ -64,13 +71,18 @@ def _patterns() -> list[tuple[re.Pattern[str], str, Feature]]:
     return out
 
 
-def feature_spec(name: str) -> FeatureSpec:
+def feature_spec(name: str, specs: Mapping[str, FeatureSpec] | None = None) -> FeatureSpec:
     """The registry entry of a feature column.
 
-    Known features first, then the patterns for features named after the data
-    (``engagement_<column>_30d``, ``profile_<attribute>``, ...), else a generic entry:
-    family ``other``, template ``'{feature} = {value}'``.
+    ``specs`` first: the entries a feature table was built with
+    (``FeatureTable.meta['specs']``), which name the data's own columns exactly, e.g.
+    ``Sessions`` for ``engagement_sessions_2_30d``. Then the known features, then the
+    patterns for features named after the data (``engagement_<column>_30d``,
+    ``profile_<attribute>``, ...), else a generic entry: family ``other``, template
+    ``'{feature} = {value}'``.
     """
+    if specs and name in specs:
+        return specs[name]
     known = _known().get(name)
     if known is not None:
         return known
@@ -105,15 +117,16 @@ def _plain(value: object) -> object:
     return value
 
 
-def reason_text(name: str, value: object) -> str:
+def reason_text(name: str, value: object, spec: FeatureSpec | None = None) -> str:
     """A short plain-words phrase for a feature's value, e.g. '3 support tickets still open'.
 
     Safe for every value: missing values (None, NaN, pd.NA) say what missing means when the
     description says it (``'days since ticket: no ticket'``), else ``'<feature> unknown'``;
     text and categories give ``"plan is 'basic'"``; numbers use the feature's template and fall
-    back to ``'<feature> = <value>'`` when the template does not fit the value.
+    back to ``'<feature> = <value>'`` when the template does not fit the value. ``spec`` is the
+    feature's entry when the caller has it (see :func:`feature_spec`).
     """
-    spec = feature_spec(name)
+    spec = spec or feature_spec(name)
     label = name.split("_", 1)[1].replace("_", " ") if spec.family != "other" else name
     value = _plain(value)
     if value is None:

@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from churnlab.contract.dataset import Dataset
+from churnlab.contract.schema import SCHEMA
 from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, INACTIVITY, ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.core.months import (
@@ -39,6 +40,7 @@ from churnlab.core.months import (
     parse_month,
     shift_month,
 )
+from churnlab.features.sql.core import engine_names
 
 # the churn month k of a churn_date on or after the cutoff: cutoffs are month starts, so k - 1
 # is the number of month boundaries between the cutoff and the churn date
@@ -156,8 +158,10 @@ def open_engine(
     con = duckdb.connect()
     # insertion order of intermediate results does not matter: every result is sorted at the end
     con.execute("SET preserve_insertion_order = false")
+    names = engine_columns(dataset)
     for name, frame in dataset.tables.items():
-        con.register(name, frame)
+        renamed = {c: n for c, n in names[name].items() if c != n}
+        con.register(name, frame.rename(columns=renamed) if renamed else frame)
     con.register("snaps_frame", snapshots_frame(dataset, months, definition.horizon))
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
     sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
@@ -167,6 +171,14 @@ def open_engine(
         f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
     )
     return con
+
+
+def engine_columns(dataset: Dataset) -> dict[str, dict[str, str]]:
+    """table -> {column: its name in the engine} (:func:`~churnlab.features.sql.core.engine_names`)."""
+    return {
+        name: engine_names(list(frame.columns), SCHEMA.get(name, {}))
+        for name, frame in dataset.tables.items()
+    }
 
 
 def snapshot_labels(

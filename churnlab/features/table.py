@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnlab.contract.coerce import coerce_id
+from churnlab.contract.schema import MISSING_WORDS
 from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.features.families_file import assign_families, parse_families
@@ -95,8 +97,10 @@ class FeatureTable:
 #: label spellings accepted for "churned" and "stayed" (compared lower-case, stripped).
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "n", "f"})
-#: cell texts treated as "no value" in numeric columns, besides blanks.
-_MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
+#: cell texts treated as "no value" in numeric and label columns, besides blanks: the same
+#: words as in the data contract's number columns (in a text column only a blank is missing,
+#: so a category called 'NA' stays a category).
+_MISSING = frozenset({""}) | MISSING_WORDS
 #: share of non-blank values that must parse as numbers for a text column to be numeric.
 NUMERIC_SHARE = 0.95
 _SNAPSHOT_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -136,7 +140,7 @@ def _parse_label(col: pd.Series, path: Path, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(col):
         return col.astype("Int8")
     text = _as_text(col).str.lower()
-    text = text.where(~text.isin(["nan", "<na>", "none", "null", "na"]), "")
+    text = text.where(~text.isin(_MISSING), "")
     good = text.isin(_TRUE | _FALSE) | (text == "")
     if not good.all():
         bad = col[~good]
@@ -205,6 +209,22 @@ def _parse_duration(col: pd.Series, path: Path, name: str) -> pd.Series:
     return numbers.astype("float64")
 
 
+def _in_key_order(raw: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """The rows sorted by snapshot (if any) then id, as text.
+
+    Training samples rows and k-fold assigns them by position, so the order of the file must
+    not matter: the same rows in any order, with ids stored as numbers or as text, give the
+    same results.
+    """
+    keys = pd.DataFrame({"id": _as_text(coerce_id(raw[id_col]))})
+    by = ["id"]
+    if "snapshot" in raw.columns and id_col != "snapshot":
+        keys["snapshot"] = _as_text(raw["snapshot"])
+        by = ["snapshot", "id"]
+    order = keys.sort_values(by, kind="stable").index
+    return raw.loc[order].reset_index(drop=True)
+
+
 def load_feature_table(
     path: Path | str,
     id_col: str,
@@ -247,7 +267,8 @@ def load_feature_table(
         )
     if raw.empty:
         raise ChurnlabError(f"Feature table {path} has no rows.")
-    ids = _as_text(raw[id_col])
+    raw = _in_key_order(raw, id_col)
+    ids = _as_text(coerce_id(raw[id_col]))
     if (ids == "").any():
         raise ChurnlabError(
             f"Feature table {path}, id column {id_col!r}: {int((ids == '').sum())} row(s) have "

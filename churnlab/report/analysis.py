@@ -53,6 +53,7 @@ from churnlab.model.explain import (
     feature_drivers,
     segment_shares,
 )
+from churnlab.model.leaks import leak_notes
 from churnlab.report.outputs import write_csv, write_json
 from churnlab.report.survival import SurvivalResult, survival_month, survival_table
 
@@ -270,9 +271,10 @@ def analyze_table(
     the latest labelled), scores and SHAP for the latest snapshot. Without: 5-fold stratified
     out-of-fold scores are the backtest, and a final model on all labelled rows scores and
     explains every row. ``max_train_rows`` bounds each temporal model's training rows (the
-    most recent snapshots first).
+    most recent snapshots first). ``metrics['notes']`` starts with a warning for every feature
+    that looks like a leak of the label or an id (:func:`~churnlab.model.leaks.leak_notes`).
     """
-    notes: list[str] = []
+    notes: list[str] = leak_notes(table)
     survival = None
     if table.duration_col and not table.snapshot_col:
         survival = survival_table(table, seed, notes)

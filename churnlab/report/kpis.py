@@ -110,7 +110,9 @@ def _monthly_amount(dataset: Dataset, pairs: pd.DataFrame) -> pd.Series:
         _row=np.arange(len(pairs)),
     ).sort_values("_cut", kind="stable")
     right = billing[["customer_id", "period_start", "amount"]].dropna(subset=["period_start"])
-    right = right.sort_values(["period_start", "customer_id"], kind="stable")
+    # two periods of one customer starting together: the larger amount is the latest, as in
+    # the price features, so that the row order of the export never decides
+    right = right.sort_values(["period_start", "customer_id", "amount"], kind="stable")
     left["_cut"] = left["_cut"].astype(right["period_start"].dtype)
     left["customer_id"] = left["customer_id"].astype(right["customer_id"].dtype)
     merged = pd.merge_asof(
