@@ -591,3 +591,61 @@ def with_actions(result: AnalysisResult, acts: ActionsResult | None) -> Analysis
     return replace(
         result, scores=scores, metrics={**result.metrics, "actions": actions_metrics(acts)}
     )
+
+
+# ---------------------------------------------------------------- what the notebook shows
+#: formats of :func:`effect_view`'s columns for ``views.table``
+EFFECT_FORMATS = {
+    "churn treated": "{:.1%}",
+    "churn held out": "{:.1%}",
+    "effect": "{:+.1%}",
+}
+
+
+def effects_of(acts: ActionsResult, month: str | None, breakdown: str = "overall") -> pd.DataFrame:
+    """The effects of one action month (or ``all`` pooled) and one breakdown."""
+    e = acts.effects
+    return e[(e["action_month"] == month) & (e["breakdown"] == breakdown)].reset_index(drop=True)
+
+
+def effect_view(effects: pd.DataFrame) -> pd.DataFrame:
+    """Effects as the report shows them: who, how many, churn rates, effect, interval, verdict."""
+    interval = [
+        "" if pd.isna(lo) else f"{lo:+.1%} to {hi:+.1%}"
+        for lo, hi in zip(effects["low"], effects["high"], strict=True)
+    ]
+    view = pd.DataFrame(
+        {
+            "action": effects["action"],
+            "group": effects["level"],
+            "treated": effects["n_treated"],
+            "held out": effects["n_control"],
+            "churn treated": effects["rate_treated"],
+            "churn held out": effects["rate_control"],
+            "effect": effects["effect"],
+            "95 % interval": interval,
+            "verdict": effects["verdict"],
+        }
+    )
+    return view if (effects["breakdown"] != "overall").any() else view.drop(columns="group")
+
+
+def recommendation_summary(acts: ActionsResult) -> pd.DataFrame:
+    """Per recommended action: customers for whom it is worth it (net gain > 0), their
+    expected churn prevented and net gain, and the action's cost."""
+    recs = acts.recommendations
+    worth = recs[recs["net_gain"] > 0]
+    out = worth.groupby("best_action").agg(
+        customers=("net_gain", "size"),
+        churn_prevented=("churn_prevented", "sum"),
+        net_gain=("net_gain", "sum"),
+    )
+    out["cost"] = [acts.costs.get(a, 0.0) for a in out.index]
+    return out.reset_index().rename(columns={"best_action": "action"})
+
+
+def extra_tables(acts: ActionsResult | None) -> dict[str, pd.DataFrame]:
+    """The report's extra files about actions (``action_effects.csv``); none without actions."""
+    if acts is None:
+        return {}
+    return {"action_effects": acts.effects.set_index(["action_month", "action"])}

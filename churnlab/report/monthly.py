@@ -59,7 +59,8 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
 
     Sorted by expected_revenue_at_risk, then churn_probability (both descending), then id;
     when no revenue is known (no billing), by churn_probability alone. The reasons are joined
-    into one text column.
+    into one text column. With an actions table the scores carry each customer's best action,
+    its churn prevented and net gain (docs/actions.md), and so does the list.
     """
     frame = scores.copy()
     revenue = pd.to_numeric(frame.get("expected_revenue_at_risk"), errors="coerce")
@@ -74,5 +75,5 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
         else ""
     )
     cols = [id_col, "churn_probability", "risk_rank", "value", "expected_revenue_at_risk"]
-    cols += ["reasons", "action"]
+    cols += ["reasons", "action", "best_action", "churn_prevented", "net_gain"]  # last 3: actions
     return frame[[c for c in cols if c in frame.columns]].reset_index(drop=True)
