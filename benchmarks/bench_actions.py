@@ -70,12 +70,12 @@ def world_and_table(customers: int, months: int, seed: int):
     return world, known, table, last
 
 
-def coverage(world, known, table, last: str, seed: int) -> tuple[pd.DataFrame, dict]:
-    """Every effect cell with its true average effect and whether the interval covers it."""
+def coverage(world, known, table, last: str, baseline) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every effect cell with its true average effect and whether the interval covers it.
+
+    The main reasons come from ``baseline`` (the untreated baseline as of TRAIN_END: it has
+    seen no outcome of any action, as the report's own baseline has not)."""
     out = A.action_outcomes(known, last, DEFAULT_CHURN).frame
-    touched = A.touched_rows(table, known.table("actions"), 1)
-    labelled = [s for s in table.labelled_snapshots if s <= shift_month(last, -1)]
-    baseline = fit_baseline(table, labelled, touched, seed)
     families = A.main_reasons(baseline, table, out)
     truth = _truth_keys(world.truth)[["customer_id", "action_month", "action", "action_effect"]]
     rows = out.assign(family=families).merge(truth, how="left", validate="m:1")
@@ -92,15 +92,12 @@ def coverage(world, known, table, last: str, seed: int) -> tuple[pd.DataFrame, d
             cells.append(measured.merge(true, on=["action_month", "action", "level"]))
     cells = pd.concat(cells, ignore_index=True).dropna(subset=["effect"])
     cells["covered"] = (cells["low"] <= cells["true"]) & (cells["true"] <= cells["high"])
-    pooled = cells[(cells["action_month"] == "all") & (cells["breakdown"] == "overall")]
-    return cells, {"outcomes": out, "pooled": pooled.set_index("action")}
+    return cells, out
 
 
-def uplift_out_of_time(world, table, known, frame, seed: int, share: float) -> dict:
+def uplift_out_of_time(world, table, frame, baseline, seed: int, shares) -> dict:
     """Qini against the oracle, and top-k contact strategies on the truth."""
-    touched = A.touched_rows(table, known.table("actions"), 1)
     snaps = [s for s in table.labelled_snapshots if s <= TRAIN_END]
-    baseline = fit_baseline(table, snaps, touched, seed)
     train = frame[frame["action_month"] <= TRAIN_END]
     model = UpliftModel(baseline, seed).fit(A.randomized(table, train))
     effects = A.measure(train)
@@ -111,64 +108,89 @@ def uplift_out_of_time(world, table, known, frame, seed: int, share: float) -> d
     truth = pd.concat([truth, -effect_cols], axis=1)  # churn prevented, >= 0
     names = [c.removeprefix("effect_") for c in effect_cols.columns]
 
-    # 2. Qini per action on the targeted test customers
+    # 2. Qini on the targeted test customers: per action (everyone's true effect of that
+    # action), and pooled over the actions as assigned (each row's own action)
     test = frame[frame["action_month"].isin(TEST)]
     have, rows = A.feature_rows(table, test)
     test = test[have].reset_index(drop=True)
     test = test.merge(truth, on=["customer_id", "action_month"], how="left", suffixes=("", "_t"))
     prevented = model.prevented(rows)
     qini = []
-    for name in model.actions:
-        true = test[f"effect_{name}"].to_numpy()
-        q_model = qini_coefficient(expected_qini_curve(true, prevented[name].to_numpy()))
+    own = np.arange(len(test)), [names.index(a) for a in test["action"]]
+    pairs = {
+        name: (test[f"effect_{name}"].to_numpy(), prevented[name].to_numpy())
+        for name in model.actions
+    }
+    pairs["(as assigned)"] = (
+        test[list(effect_cols.columns)].to_numpy()[own],
+        prevented[names].to_numpy()[own],
+    )
+    for name, (true, est) in pairs.items():
+        q_model = qini_coefficient(expected_qini_curve(true, est))
         q_oracle = qini_coefficient(expected_qini_curve(true, true))
-        mine = (test["action"] == name).to_numpy()
-        realised = qini_coefficient(
-            qini_curve(test["churned"][mine], test["treated"][mine], prevented[name][mine])
-        )
-        realised_oracle = qini_coefficient(
-            qini_curve(test["churned"][mine], test["treated"][mine], true[mine])
-        )
+        mine = (test["action"] == name).to_numpy() if name in names else np.ones(len(test), bool)
+        y, t = test["churned"][mine], test["treated"][mine]
         qini.append(
             {
                 "action": name,
                 "qini_model": q_model,
                 "qini_oracle": q_oracle,
                 "ratio": q_model / q_oracle if q_oracle > 0 else np.nan,
-                "realised_model": realised,
-                "realised_oracle": realised_oracle,
+                "realised_model": qini_coefficient(qini_curve(y, t, est[mine])),
+                "realised_oracle": qini_coefficient(qini_curve(y, t, true[mine])),
             }
         )
 
     # 3. top k of all customers of the test snapshots
     risk_model = fit_history(table, snaps[:-1], snaps[-1:], seed)
-    best_single = (
-        effects[(effects["action_month"] == "all") & (effects["breakdown"] == "overall")]
-        .set_index("action")["effect"]
-        .idxmin()
-    )
-    totals = dict.fromkeys(
-        ["uplift", "risk_usual_mix", "risk_best_single", "risk_uplift_action", "oracle"], 0.0
-    )
-    candidates = [a for a in model.actions if a in proven] or model.actions
-    for action_month in TEST:
-        snapshot = shift_month(action_month, -1)
-        rows = table.at(snapshot)
-        k = int(round(share * len(rows.frame)))
-        here = truth[truth["snapshot"] == snapshot].set_index("customer_id")
-        true = here.loc[rows.frame["customer_id"].to_numpy(), list(effect_cols.columns)].to_numpy()
-        est = model.prevented(rows)[candidates].to_numpy()
-        pick = np.array([names.index(a) for a in candidates])[est.argmax(axis=1)]
-        score = est.max(axis=1)
-        chosen = true[np.arange(len(true)), pick]
-        by_uplift = np.argsort(-score, kind="stable")[:k]
-        by_risk = np.argsort(-risk_model.predict_proba(rows), kind="stable")[:k]
-        totals["uplift"] += chosen[by_uplift].sum()
-        totals["risk_usual_mix"] += true[by_risk].mean(axis=1).sum()
-        totals["risk_best_single"] += true[by_risk, names.index(best_single)].sum()
-        totals["risk_uplift_action"] += chosen[by_risk].sum()
-        totals["oracle"] += np.sort(true.max(axis=1))[::-1][:k].sum()
-    return {"qini": pd.DataFrame(qini), "topk": totals, "proven": proven, "best": best_single}
+    pooled = effects[(effects["action_month"] == "all") & (effects["breakdown"] == "overall")]
+    best_single = pooled.set_index("action")["effect"].idxmin()
+    topk = []
+    for share in shares:
+        totals = dict.fromkeys(STRATEGIES, 0.0)
+        for action_month in TEST:
+            rows = table.at(shift_month(action_month, -1))
+            here = truth[truth["snapshot"] == shift_month(action_month, -1)]
+            true = here.set_index("customer_id").loc[rows.frame["customer_id"].to_numpy()]
+            true = true[list(effect_cols.columns)].to_numpy()
+            k = int(round(share * len(true)))
+            est = model.prevented(rows)
+            by_risk = np.argsort(-risk_model.predict_proba(rows), kind="stable")[:k]
+            for label, candidates in (("uplift", proven), ("uplift_any_action", model.actions)):
+                chosen, score = _choose(est, candidates, names, true)
+                by_score = np.argsort(-score, kind="stable")[:k]
+                totals[label] += chosen[by_score].sum()
+                if label == "uplift":
+                    totals["risk_uplift_action"] += chosen[by_risk].sum()
+            totals["risk_usual_mix"] += true[by_risk].mean(axis=1).sum()
+            totals["risk_best_single"] += true[by_risk, names.index(best_single)].sum()
+            totals["oracle"] += np.sort(true.max(axis=1))[::-1][:k].sum()
+        topk.append({"share": share, **totals})
+    return {
+        "qini": pd.DataFrame(qini),
+        "topk": pd.DataFrame(topk),
+        "proven": proven,
+        "best": best_single,
+    }
+
+
+STRATEGIES = (
+    "uplift",
+    "uplift_any_action",
+    "risk_usual_mix",
+    "risk_best_single",
+    "risk_uplift_action",
+    "oracle",
+)
+
+
+def _choose(est: pd.DataFrame, candidates, names, true) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's chosen action's true churn prevented, and its expected one (the score)."""
+    if not candidates:
+        return np.zeros(len(true)), np.zeros(len(true))
+    values = est[candidates].to_numpy()
+    pick = np.array([names.index(a) for a in candidates])[values.argmax(axis=1)]
+    return true[np.arange(len(true)), pick], values.max(axis=1)
 
 
 def main() -> None:
@@ -176,64 +198,75 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=30_000)
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seeds", default="0,1,2,3,4")
-    ap.add_argument("--share", type=float, default=0.05)
+    ap.add_argument("--shares", default="0.02,0.05,0.1")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    all_cells, qinis, topks = [], [], []
+    shares = [float(s) for s in args.shares.split(",")]
+    all_cells, qinis, topks, proven = [], [], [], {}
     for seed in seeds:
         t0 = time.perf_counter()
         world, known, table, last = world_and_table(args.customers, args.months, seed)
-        cells, info = coverage(world, known, table, last, seed)
+        touched = A.touched_rows(table, known.table("actions"), 1)
+        snaps = [s for s in table.labelled_snapshots if s <= TRAIN_END]
+        baseline = fit_baseline(table, snaps, touched, seed)
+        cells, outcomes = coverage(world, known, table, last, baseline)
         all_cells.append(cells.assign(seed=seed))
-        up = uplift_out_of_time(world, table, known, info["outcomes"], seed, args.share)
+        up = uplift_out_of_time(world, table, outcomes, baseline, seed, shares)
         qinis.append(up["qini"].assign(seed=seed))
-        topks.append({"seed": seed, **up["topk"], "proven": ",".join(up["proven"])})
-        null = info["pooled"].loc["newsletter"]
+        topks.append(up["topk"].assign(seed=seed))
+        proven[seed] = ", ".join(up["proven"]) or "(none)"
         print(
-            f"seed {seed}: {len(cells)} cells, coverage {cells['covered'].mean():.3f}; "
-            f"newsletter pooled {null['effect']:+.4f} [{null['low']:+.4f}, {null['high']:+.4f}] "
-            f"{null['verdict']}; {time.perf_counter() - t0:.0f} s",
+            f"seed {seed}: {len(cells)} cells, coverage {cells['covered'].mean():.3f}, "
+            f"proven by {TRAIN_END}: {proven[seed]}; {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
+    print(f"\n{args.customers:,} customers x {args.months} months, seeds {args.seeds}")
     cells = pd.concat(all_cells, ignore_index=True)
-    print("\n## 1. Interval coverage (share of cells whose 95 % interval covers the true effect)")
+    print("\n## 1. Interval coverage (cells whose 95 % interval covers the true average effect)")
     cells["months"] = np.where(cells["action_month"] == "all", "pooled", "per month")
-    table = cells.groupby(["breakdown", "months"])["covered"].agg(["mean", "size"])
-    print(table.round(3).to_string())
-    print(f"all cells: {cells['covered'].mean():.3f} of {len(cells)}")
-    null = cells[(cells["action"] == "newsletter") & (cells["breakdown"] == "overall")]
-    unclear = (null["verdict"] == A.UNCLEAR).groupby(null["months"]).mean()
     print(
-        "newsletter (no effect) reported 'not distinguishable from zero':",
-        unclear.round(3).to_dict(),
+        cells.groupby(["breakdown", "months"])["covered"].agg(["mean", "size"]).round(3).to_string()
     )
-    verdicts = cells[(cells["months"] == "pooled") & (cells["breakdown"] == "overall")]
+    fam = cells[cells["breakdown"] == "family"]
+    print(f"per action and family: {fam['covered'].mean():.3f} of {len(fam)} cells")
+    print(f"all cells: {cells['covered'].mean():.3f} of {len(cells)}")
+    null = cells[cells["action"] == "newsletter"]
+    unclear = (null["verdict"] == A.UNCLEAR).groupby([null["breakdown"], null["months"]]).mean()
+    print("newsletter (no effect) cells reported not distinguishable from zero:")
+    print(unclear.round(3).to_string())
+    pooled = cells[(cells["months"] == "pooled") & (cells["breakdown"] == "overall")]
     print(
-        verdicts.pivot_table(
+        pooled.pivot_table(
             index="seed", columns="action", values="verdict", aggfunc="first"
         ).to_string()
     )
 
     q = pd.concat(qinis, ignore_index=True)
-    print("\n## 2. Qini out of time (true effects; ratio = model / oracle)")
     print(
-        q.groupby("action")[
-            ["qini_model", "qini_oracle", "ratio", "realised_model", "realised_oracle"]
-        ]
-        .mean()
-        .round(4)
-        .to_string()
+        f"\n## 2. Qini out of time (trained to {TEST[0]}, tested {TEST[0]}..{TEST[-1]}); ratio = model / oracle"
     )
+    cols = ["qini_model", "qini_oracle", "ratio", "realised_model", "realised_oracle"]
+    print(q.groupby("action")[cols].mean().round(4).to_string())
     print(q.pivot_table(index="seed", columns="action", values="ratio").round(3).to_string())
 
-    t = pd.DataFrame(topks).set_index("seed")
+    t = pd.concat(topks, ignore_index=True)
     print(
-        f"\n## 3. True churn prevented by contacting the top {args.share:.0%} (sum over {len(TEST)} test months)"
+        f"\n## 3. True churn prevented by contacting the top share of all customers ({len(TEST)} test months)"
     )
-    print(t.round(1).to_string())
-    for col in ("risk_usual_mix", "risk_best_single", "risk_uplift_action"):
-        print(f"uplift / {col}: {(t['uplift'] / t[col]).round(2).tolist()}")
-    print(f"oracle / uplift: {(t['oracle'] / t['uplift']).round(2).tolist()}")
+    summed = t.groupby("share")[list(STRATEGIES)].sum()
+    print(summed.round(1).to_string())
+    for col in ("risk_usual_mix", "risk_best_single", "risk_uplift_action", "oracle"):
+        ratio = t["uplift"] / t[col]
+        print(f"uplift / {col} per seed and share: min {ratio.min():.2f}, mean {ratio.mean():.2f}")
+    print(
+        (
+            t.set_index(["share", "seed"])["uplift"]
+            / t.set_index(["share", "seed"])["risk_usual_mix"]
+        )
+        .round(2)
+        .unstack()
+        .to_string()
+    )
 
 
 if __name__ == "__main__":

@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2024-11", help="first month, YYYY-MM")
     p.add_argument("--dominant", choices=FAMILY_ORDER, help="make one driver family dominate")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument(
+        "--actions",
+        action="store_true",
+        help="also run retention actions with random holdouts (an actions table; docs/actions.md)",
+    )
 
     p = sub.add_parser("validate", help="check a dataset folder against the data contract")
     p.add_argument("data", type=Path, metavar="DIR")
@@ -144,6 +149,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         start=args.start,
         dominant=args.dominant,
         fmt=args.format,
+        actions=args.actions,
     )
     print(f"Synthetic dataset written to {out}")
     return 0

@@ -233,7 +233,7 @@ def test_qini_coefficient_orders_rankings():
 
 # -------------------------------------------------------------------------- the uplift
 def _randomized(n: int, seed: int) -> tuple[FeatureTable, Randomized, np.ndarray]:
-    """Risk from x0; the action removes the risk of x1 > 0 only (known effect)."""
+    """Risk from x0 (profile) and x1 > 0 (price); the action removes the price risk only."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
     logit = -2.0 + 0.8 * x[:, 0] + 1.2 * np.maximum(x[:, 1], 0)
@@ -245,7 +245,7 @@ def _randomized(n: int, seed: int) -> tuple[FeatureTable, Randomized, np.ndarray
     frame.insert(0, "customer_id", [f"c{i}" for i in range(n)])
     frame["snapshot"] = "2025-01"
     frame["churned"] = pd.array((rng.random(n) < p0).astype(int), dtype="Int8")
-    table = FeatureTable(frame, dict.fromkeys(["x0", "x1", "x2"], "other"))
+    table = FeatureTable(frame, {"x0": "profile", "x1": "price", "x2": "support"})
     data = Randomized(table, np.full(n, "fix"), treated, y)
     return table, data, p0 - p1
 

@@ -141,3 +141,18 @@ def test_realised_churn_follows_the_treated_probability(world):
         p = expected[mine]
         se = np.sqrt((p * (1 - p)).sum()) / mine.sum()
         assert abs(t.loc[mine, "churned"].mean() - p.mean()) < 4 * se, group
+
+
+def test_cli_synth_with_actions_writes_a_valid_actions_table(tmp_path, capsys):
+    from churnlab.cli import main
+
+    out = tmp_path / "w"
+    args = ["synth", "--customers", "300", "--months", "4", "--seed", "1", "--out", str(out)]
+    assert main([*args, "--actions"]) == 0
+    assert main(["validate", str(out)]) == 0
+    assert "actions     parquet" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "actions.parquet"),
+        generate(300, 4, seed=1, actions=True).tables["actions"],
+        check_dtype=False,
+    )

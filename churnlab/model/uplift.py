@@ -3,24 +3,32 @@
 The learner is a **T-learner on a shared baseline**, on XGBoost. The baseline is a churn
 model of the *untreated* outcome, trained on the labelled snapshots without any row that an
 action (of either group) could have touched: it has seen no outcome of the experiments, and it
-knows every customer, targeted or not. For each action, two small boosters then learn, on that
-action's randomized rows only, how the held-out (control) and the treated customers' log-odds
-differ from the baseline's margin, which enters as a fixed offset (``base_margin``):
+knows every customer, targeted or not. On top of its margin m(x), which enters as a fixed
+offset (``base_margin``), small boosters learn from the randomized rows how the held-out and
+the treated customers' log-odds differ from it:
 
-    p_control(x) = sigmoid(m(x) + h_control(x)),   p_treated(x) = sigmoid(m(x) + h_treated(x))
-    churn prevented(x) = p_control(x) - p_treated(x)
+    p_control(x) = sigmoid(m(x) + h_control(x, action)),  p_treated(x) = sigmoid(m(x) + h_a(x))
+    churn prevented by action a = p_control(x) - p_treated(x)
 
-The effect is identified by the randomized comparison alone (both groups share the offset,
-so a baseline that is off in the targeted region is corrected alike in both); the baseline
-only carries what thousands of untreated customers say about risk, so that a few hundred
-randomized rows suffice and a customer unlike anyone targeted gets an effect that scales with
-their risk instead of one copied from the nearest targeted customer. Shallow trees, strong
-regularisation and early stopping on a seeded fifth of the rows (then refit on all of them)
-keep the corrections small where the data says little.
+- ``h_control`` learns from every held-out row, with the intended action as a feature (the
+  held-out customers of different actions churn alike given their features unless the data
+  shows otherwise); ``h_a`` from the treated rows of action a only. The effect is identified
+  by the randomized comparison: both groups share the offset, so a baseline that is off among
+  the targeted customers is corrected alike in both.
+- The corrections see each customer as the baseline explains them: how much each **driver
+  family** raises or lowers their log-odds (approximate TreeSHAP per family, summed over the
+  family's features). A few hundred randomized rows cannot learn an effect over fifty raw
+  features; over six family contributions they can, and the effect reads in the report's own
+  terms (a plan review relieves price risk).
+- The trees are stumps (depth 1): an effect additive over the families, each tree looking at
+  one family. Strong regularisation and early stopping on a seeded fifth of the rows (then a
+  refit on all of them) keep a correction small where the data says little, and the offset
+  makes the effect of a customer unlike anyone ever targeted scale with their own risk.
 
-A generic X- or DR-learner (or a library such as CausalML) was not used: the offset is what
-makes small randomized samples usable, and the dependency would bring a second booster stack
-(docs/actions.md).
+benchmarks/RESULTS.md ("Retention actions") has the variants that were compared (raw
+features, per-action held-out models, deeper trees) on synthetic truth. A library (CausalML,
+scikit-uplift) was not used: neither takes an offset or a representation like this one, and
+CausalML brings a second booster stack (docs/actions.md).
 
 The checks: the Qini curve (Radcliffe 2007) of a ranking on randomized rows, its coefficient,
 the uplift in the top share, and the same curve on known true effects (synthetic data).
@@ -42,7 +50,7 @@ PARAMS: dict = {
     "objective": "binary:logistic",
     "eval_metric": "logloss",
     "tree_method": "hist",
-    "max_depth": 2,
+    "max_depth": 1,
     "eta": 0.05,
     "min_child_weight": 10.0,
     "lambda": 10.0,
@@ -95,14 +103,18 @@ def fit_baseline(
 class UpliftModel:
     """Per action, the churn prevented by carrying it out, for any customer's features.
 
-    ``fit`` learns the corrections of each action with at least :data:`MIN_GROUP` rows in
-    both groups; ``skipped_`` says in words why any other action has no model.
+    ``fit`` learns the held-out correction and the treated correction of each action with at
+    least :data:`MIN_GROUP` rows in both of its groups; ``skipped_`` says in words why any
+    other action has no model. ``families_`` are the driver families the corrections see.
     """
 
     baseline: ChurnModel
     seed: int = 0
     params: dict | None = None
-    models_: dict[str, tuple[xgb.Booster, xgb.Booster]] = field(default_factory=dict)
+    models_: dict[str, xgb.Booster] = field(default_factory=dict)
+    control_: xgb.Booster | None = None
+    intended_: list[str] = field(default_factory=list)
+    families_: list[str] = field(default_factory=list)
     skipped_: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -110,36 +122,67 @@ class UpliftModel:
         """The actions that have a model, in name order."""
         return sorted(self.models_)
 
-    def _matrix(self, rows: FeatureTable) -> tuple[np.ndarray, np.ndarray]:
-        return self.baseline.encoder_.transform(rows.frame), self.baseline.margin(rows)
+    def representation(self, rows: FeatureTable) -> tuple[np.ndarray, np.ndarray]:
+        """(each row's log-odds contribution of every driver family, the baseline margin).
+
+        Approximate TreeSHAP (per-tree path attribution) of the baseline, summed over each
+        family's encoded columns: for a representation it ranks like exact TreeSHAP at the
+        cost of a prediction.
+        """
+        base = self.baseline
+        contribs = base.booster_.predict(
+            base.dmatrix(rows),
+            pred_contribs=True,
+            approx_contribs=True,
+            iteration_range=base.iteration_range,
+        )
+        family = np.array([rows.families.get(src, "other") for src in base.encoder_.source])
+        if not self.families_:
+            self.families_ = sorted(set(family.tolist()))
+        x = np.column_stack([contribs[:, :-1][:, family == f].sum(axis=1) for f in self.families_])
+        # the contributions and the bias add up to the margin (exactly, as for TreeSHAP)
+        return x, contribs.sum(axis=1)
 
     def fit(self, data: Randomized) -> UpliftModel:
-        """Learn each action's control and treated corrections from ``data``."""
-        x, offset = self._matrix(data.rows)
+        """Learn the held-out correction and each action's treated correction from ``data``."""
+        self.families_ = []
+        x, offset = self.representation(data.rows)
         y = np.asarray(data.churned, dtype=float)
         treated = np.asarray(data.treated, dtype=bool)
         action = np.asarray(data.action).astype(str)
         self.models_, self.skipped_ = {}, {}
+        usable = []
         for name in sorted(set(action)):
-            groups = [(action == name) & ~treated, (action == name) & treated]
-            sizes = [int(g.sum()) for g in groups]
+            sizes = [int(((action == name) & g).sum()) for g in (~treated, treated)]
             if min(sizes) < MIN_GROUP:
                 self.skipped_[name] = (
                     f"{sizes[1]:,} treated and {sizes[0]:,} held-out customers; the effect "
                     f"model needs at least {MIN_GROUP} in each group"
                 )
-                continue
-            self.models_[name] = tuple(  # type: ignore[assignment]
-                self._correction(x[g], y[g], offset[g]) for g in groups
-            )
+            else:
+                usable.append(name)
+        if not usable:
+            return self
+        self.intended_ = usable
+        held = ~treated & np.isin(action, usable)
+        self.control_ = self._correction(
+            self._with_intent(x[held], action[held]), y[held], offset[held]
+        )
+        for name in usable:
+            mine = (action == name) & treated
+            self.models_[name] = self._correction(x[mine], y[mine], offset[mine])
         return self
+
+    def _with_intent(self, x: np.ndarray, action) -> np.ndarray:
+        """The representation plus one indicator per intended action (held-out model)."""
+        action = np.broadcast_to(np.asarray(action).astype(str), (len(x),))
+        return np.column_stack([x, *[(action == a).astype(float) for a in self.intended_]])
 
     def _correction(self, x: np.ndarray, y: np.ndarray, offset: np.ndarray) -> xgb.Booster:
         """A booster on top of the offset: rounds by early stopping on a seeded fifth of the
         rows, then refit on every row with that many rounds."""
         params = {**PARAMS, **(self.params or {}), "seed": self.seed}
-        rng = np.random.default_rng(self.seed)
-        valid = rng.random(len(y)) < 0.2
+        valid = np.random.default_rng(self.seed).random(len(y)) < 0.2
         fit = xgb.DMatrix(x[~valid], label=y[~valid], base_margin=offset[~valid])
         check = xgb.DMatrix(x[valid], label=y[valid], base_margin=offset[valid])
         probe = xgb.train(
@@ -156,16 +199,16 @@ class UpliftModel:
     def prevented(self, rows: FeatureTable) -> pd.DataFrame:
         """Expected churn prevented by each modelled action for every row of ``rows``:
         P(churn | held out) - P(churn | carried out), one column per action."""
-        x, offset = self._matrix(rows)
         out = {}
-        for name in self.actions:
-            control, treated = self.models_[name]
-            margins = [
-                b.predict(xgb.DMatrix(x, base_margin=offset), output_margin=True)
-                for b in (control, treated)
-            ]
-            out[name] = _sigmoid(margins[0]) - _sigmoid(margins[1])
-        return pd.DataFrame(out, index=rows.frame.index)
+        if self.models_:
+            x, offset = self.representation(rows)
+            for name in self.actions:
+                held = xgb.DMatrix(self._with_intent(x, name), base_margin=offset)
+                done = xgb.DMatrix(x, base_margin=offset)
+                control = self.control_.predict(held, output_margin=True)
+                treated = self.models_[name].predict(done, output_margin=True)
+                out[name] = _sigmoid(control) - _sigmoid(treated)
+        return pd.DataFrame(out, index=rows.frame.index, columns=self.actions, dtype=float)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
