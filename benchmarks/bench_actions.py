@@ -243,7 +243,8 @@ def main() -> None:
 
     q = pd.concat(qinis, ignore_index=True)
     print(
-        f"\n## 2. Qini out of time (trained to {TEST[0]}, tested {TEST[0]}..{TEST[-1]}); ratio = model / oracle"
+        f"\n## 2. Qini out of time (learns from actions up to {TRAIN_END}, tested on "
+        f"{TEST[0]}..{TEST[-1]}); ratio = model / oracle"
     )
     cols = ["qini_model", "qini_oracle", "ratio", "realised_model", "realised_oracle"]
     print(q.groupby("action")[cols].mean().round(4).to_string())
