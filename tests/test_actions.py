@@ -294,3 +294,30 @@ def test_recommend_picks_the_best_net_gain_among_proven_actions():
     np.testing.assert_allclose(recs["net_gain"], net.max(axis=1))
     only = A.recommend(model, table, value, {"fix": 2.0, "other": 1.0}, ["other"])
     assert set(only["best_action"]) == {"other"}
+
+
+# ------------------------------------------------------------------------------ plots
+def test_effect_and_qini_plots_draw_what_they_are_given():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from churnlab.report.plots.action_effects import plot_action_effects
+    from churnlab.report.plots.qini import plot_qini
+
+    plt.close("all")
+    e = A.effect_table(_panel())
+    feb = e[e["action_month"] == "2025-02"]
+    fig = plot_action_effects(feb, title="cost $5")
+    assert isinstance(fig, Figure) and plt.get_fignums() == []
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["mail", "plan_review"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "no holdout: no effect" in texts  # the mail has no held-out customers
+    assert any(t.startswith("-25.0 pp (4 treated, 2 held out)") for t in texts)
+    assert ax.get_title() == r"cost \$5"  # a name from the data is not read as math
+    curve = qini_curve(np.array([1, 0, 1, 0]), np.array([1, 1, 0, 0], bool), np.arange(4.0))
+    fig = plot_qini({"plan_review": curve, "mail": curve})
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2 * 2 + 1  # a curve and its random line per action, and zero
+    np.testing.assert_allclose(lines[0].get_ydata(), curve["gain"])
+    assert plt.get_fignums() == []

@@ -25,6 +25,7 @@ import pandas as pd
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import DEFAULT_CHURN, INACTIVITY, ChurnDefinition
+from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
 from churnlab.model import metrics as mx
@@ -485,7 +486,13 @@ def analyze_actions(
     touched = touched_rows(table, actions, horizon)
     labelled = table.labelled_snapshots
     by_m = [s for s in labelled if s <= shift_month(month, -horizon)]
-    baseline = fit_baseline(table, by_m, touched, seed)
+    try:
+        baseline = fit_baseline(table, by_m, touched, seed)
+    except ChurnlabError as err:  # e.g. no churner among the untouched rows
+        notes.append(f"No main reasons and no uplift model: the untreated baseline failed ({err})")
+        effects = measure(out.frame)
+        months = sorted(out.frame["action_month"].unique())
+        return ActionsResult(out.frame, effects, months, none, notes=notes)
     frame = out.frame.assign(family=main_reasons(baseline, table, out.frame))
     effects = measure(out.frame, frame["family"])
     months = sorted(frame["action_month"].unique())
@@ -534,7 +541,11 @@ def _check(table, data, months, touched, horizon, seed, notes):
         return pd.DataFrame(columns=CHECK_COLUMNS), {}, []
     when = _months_of(data)
     past, later = _subset(data, np.isin(when, train)), _subset(data, when == test_month)
-    earlier = UpliftModel(fit_baseline(table, snaps, touched, seed), seed).fit(past)
+    try:
+        earlier = UpliftModel(fit_baseline(table, snaps, touched, seed), seed).fit(past)
+    except ChurnlabError as err:
+        notes.append(f"No out-of-time check of the uplift model: its baseline failed ({err})")
+        return pd.DataFrame(columns=CHECK_COLUMNS), {}, []
     check, curves = uplift_check(earlier, later)
     return check, curves, train
 

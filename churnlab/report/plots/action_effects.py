@@ -38,7 +38,7 @@ def plot_action_effects(effects: pd.DataFrame, title: str = "Did the actions wor
             capsize=4,
         )
         ax.annotate(
-            f"{100 * r.effect:+.1f} pp  (n = {r.n_treated:,} / {r.n_control:,})",
+            f"{100 * r.effect:+.1f} pp ({r.n_treated:,} treated, {r.n_control:,} held out)",
             (100 * r.high, yi),
             textcoords="offset points",
             xytext=(6, -3),
