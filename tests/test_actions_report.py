@@ -110,3 +110,24 @@ def test_actions_are_deterministic_whatever_the_row_order(world, with_actions):
     )
     assert first == second
     pd.testing.assert_frame_equal(acts.recommendations, again.recommendations)
+
+
+def test_a_baseline_that_cannot_be_trained_leaves_the_effects_and_a_note(
+    world, with_actions, monkeypatch
+):
+    from churnlab.core.errors import ChurnlabError
+
+    known, table, result, acts = with_actions
+
+    def refuse(*args, **kwargs):
+        raise ChurnlabError("the 10 labelled training rows hold only one outcome")
+
+    monkeypatch.setattr(A, "fit_baseline", refuse)
+    fallback = A.analyze_actions(known, table, result, MONTH)
+    overall = fallback.effects[fallback.effects["breakdown"] == "overall"].reset_index(drop=True)
+    expected = acts.effects[acts.effects["breakdown"] == "overall"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(overall, expected)
+    assert "family" not in set(fallback.effects["breakdown"])
+    assert fallback.recommendations["best_action"].eq("").all()
+    assert any("the untreated baseline failed" in n for n in fallback.notes)
+    assert A.with_actions(result, fallback).metrics["actions"]["uplift"]["worth_contacting"] == 0
