@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2024-11", metavar="YYYY-MM", help="first reported month")
     p.add_argument("--dominant", choices=FAMILY_ORDER, help="make one driver family dominate")
     p.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format")
+    p.add_argument(
+        "--actions",
+        action="store_true",
+        help="also run retention actions with random holdouts (an actions table; docs/actions.md)",
+    )
 
     p = command("validate", "check a dataset folder against the data contract")
     p.add_argument("data", type=Path, metavar="DIR", help="the dataset folder")
@@ -216,6 +221,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         start=args.start,
         dominant=args.dominant,
         fmt=args.format,
+        actions=args.actions,
     )
     print(f"Synthetic dataset written to {out}")
     print(synth.span_text(args.start, args.months))

@@ -39,9 +39,10 @@ RESULTS = ("metrics.json", "drivers.csv", "scores.csv")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict[str, Path]:
-    """A 700-customer world from 2024-11 (14 months), and a copy cut at MONTH's cutoff."""
+    """A 700-customer world from 2024-11 (14 months) with retention actions, and a copy cut at
+    MONTH's cutoff (so the leakage check covers the actions and time to churn too)."""
     root = tmp_path_factory.mktemp("world")
-    full = write_world(generate(700, 14, seed=3), root / "full")
+    full = write_world(generate(700, 14, seed=3, actions=True), root / "full")
     cut = root / "cut"
     cut.mkdir()
     known = read_dataset(full).as_of(month_cutoff(MONTH))
@@ -177,6 +178,51 @@ def test_report_extras(report_a: Path):
     assert at_risk["expected_revenue_at_risk"].is_monotonic_decreasing
     drift = pd.read_csv(report_a / "drift.csv")
     assert drift["psi"].ge(0).all() and (drift["flagged"] == (drift["psi"] > 0.2)).all()
+
+
+def test_report_measures_the_actions_and_shows_them(report_a: Path):
+    m = json.loads((report_a / "metrics.json").read_text())["actions"]
+    html = (report_a / "report.html").read_text()
+    assert m["last_month"] and m["last_month"] < MONTH
+    last = [e for e in m["effects"] if e["action_month"] == m["last_month"]]
+    overall = [e for e in last if e["breakdown"] == "overall"]
+    assert overall and ">Did last month's actions work?" in html
+    effects = pd.read_csv(report_a / "action_effects.csv")
+    for e in overall:
+        row = effects[
+            (effects["action_month"] == e["action_month"])
+            & (effects["action"] == e["action"])
+            & (effects["breakdown"] == "overall")
+        ].iloc[0]
+        assert row["n_treated"] == e["n_treated"] and row["n_control"] == e["n_control"]
+        if e["n_treated"] and e["n_control"]:
+            rate = e["churned_treated"] / e["n_treated"] - e["churned_control"] / e["n_control"]
+            assert e["effect"] == pytest.approx(rate)
+            assert f"{e['effect'] * 100:+.1f} pp" in html  # the effect table, in points
+    assert "<b>Last month's actions.</b>" in html  # the summary's topic
+
+
+def test_report_time_to_churn(report_a: Path):
+    # this world closes too few 12th months for a 12-month forecast (a note says so): the
+    # report gives 3 and 6 months ahead, and leaves the 12-month figures empty, not invented
+    scores = pd.read_csv(report_a / "scores.csv")
+    p3, p6 = scores["p_retained_3m"], scores["p_retained_6m"]
+    assert p3.between(0, 1).all() and (p3 >= p6).all() and p6.gt(0).all()
+    assert (
+        scores[["p_retained_12m", "expected_months_12m", "expected_revenue_12m"]].isna().all().all()
+    )
+    m = json.loads((report_a / "metrics.json").read_text())
+    assert m["survival"]["scored"]["p_retained_6m"] == pytest.approx(p6.mean(), abs=1e-6)
+    assert m["survival"]["scored"]["expected_revenue_12m"] is None
+    assert any("month(s) ahead only" in n for n in m["notes"])
+    segments = pd.read_csv(report_a / "retention_segments.csv").set_index("segment")
+    assert segments.loc["(all)", "customers"] == len(scores)
+    html = (report_a / "report.html").read_text()
+    share = f"{p6.mean() * 100:.1f}%"
+    assert (
+        f"{share} of the current customers are expected to still be customers in 6 months" in html
+    )
+    assert "How long customers stay" in html
 
 
 def test_report_html_self_contained_without_code(report_a: Path):
@@ -347,7 +393,7 @@ def test_time_to_churn_notebook(world, tmp_path):
     )
     assert len(_outputs(nb, "image/png")) == 3  # backtest, retention per segment, drivers
     html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
-    assert "Time-to-churn backtest" in html and "revenue_at_risk_12m" in html
+    assert "Time-to-churn backtest" in html and "revenue at risk over 12 months" in html
     # 14 months of data: no snapshot has 12 closed months before 2025-10, so the notebook
     # says so instead of extrapolating
     assert "month(s) ahead only" in html

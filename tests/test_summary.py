@@ -209,3 +209,66 @@ def test_show_gives_the_figure_alt_text(monkeypatch):
     views.show(fig, alt='Line "up" <b>')
     obj, kw = shown[0]
     assert obj["image/png"] and kw["metadata"] == {"image/png": {"alt": 'Line "up" <b>'}}
+
+
+def _point(summary, topic):
+    return next((p.text for p in summary.points if p.topic == topic), None)
+
+
+def test_time_to_churn_topic_says_how_long_customers_stay_and_how_far_the_forecast_was():
+    survival = {
+        "available": True,
+        "scored": {
+            "expected_months_12m": 9.84,
+            "p_retained_12m": 0.688,
+            "p_retained_6m": 0.81,
+            "revenue_at_risk_12m": 166992.4,
+        },
+        "backtest": {"snapshot": "2026-04", "max_gap_pp": 0.96},
+    }
+    text = _point(summarize(_findings(survival=survival)), "How long they stay")
+    assert text == (
+        "Over the next 12 months a current customer is expected to stay 9.8 months on average, "
+        "and 68.8% of them to still be customers after 12 months; churn is expected to cost "
+        "166,992 EUR of revenue over that year. The same forecast made in April 2026 was at "
+        "most 1.0 percentage points off the retention that followed."
+    )
+    short = {"available": True, "scored": {"expected_months_12m": None, "p_retained_6m": 0.81}}
+    text = _point(summarize(_findings(survival=short)), "How long they stay")
+    assert text.startswith("81.0% of the current customers are expected to still be customers")
+    assert _point(summarize(_findings(survival={"available": False})), "How long they stay") is None
+    assert _point(summarize(_findings()), "How long they stay") is None
+
+
+def test_actions_topic_names_what_worked_against_its_holdout():
+    effects = [
+        {"action_month": "2026-09", "breakdown": "overall", "action": "plan_review",
+         "effect": -0.052, "low": -0.081, "high": -0.02, "verdict": "lowered churn"},
+        {"action_month": "2026-09", "breakdown": "overall", "action": "<b>email</b>",
+         "effect": 0.004, "low": -0.03, "high": 0.04, "verdict": "not distinguishable"},
+        {"action_month": "2026-09", "breakdown": "overall", "action": "call",
+         "effect": math.nan, "low": math.nan, "high": math.nan, "verdict": "no holdout"},
+        {"action_month": "2026-08", "breakdown": "overall", "action": "old",
+         "effect": -0.5, "low": -0.6, "high": -0.4, "verdict": "lowered churn"},
+        {"action_month": "2026-09", "breakdown": "family", "action": "plan_review",
+         "effect": -0.5, "low": -0.6, "high": -0.4, "verdict": "lowered churn"},
+    ]  # fmt: skip
+    measured = {
+        "last_month": "2026-09",
+        "effects": effects,
+        "uplift": {"proven": ["plan_review"], "worth_contacting": 310, "expected_net_gain": 4210.6},
+    }
+    s = summarize(_findings(measured_actions=measured))
+    assert _point(s, "Last month's actions") == (
+        "Of the actions of September 2026: <b>email</b> did not measurably change churn "
+        "(+0.40 pp against the held-out customers, 95% interval -3.00 pp to +4.00 pp); call: no "
+        "effect can be measured (no holdout); plan_review lowered churn (-5.20 pp against the "
+        "held-out customers, 95% interval -8.10 pp to -2.00 pp). A proven action is worth "
+        "sending to 310 current customers (expected net gain 4,211 EUR)."
+    )
+    assert "&lt;b&gt;email&lt;/b&gt;" in views.summary(s).data  # an action name stays text
+    none = {**measured, "uplift": {"proven": [], "worth_contacting": 0}}
+    assert _point(summarize(_findings(measured_actions=none)), "Last month's actions").endswith(
+        "No action has lowered churn measurably yet, so none is recommended."
+    )
+    assert _point(summarize(_findings()), "Last month's actions") is None

@@ -37,7 +37,11 @@ RANGES = (
     ("billing", "amount", 0.0, np.inf, "an amount charged cannot be negative"),
     ("tickets", "csat", 1.0, 5.0, "CSAT is on a 1-5 scale"),
     ("feedback", "score", 0.0, 10.0, "an NPS score is on a 0-10 scale"),
+    ("actions", "cost", 0.0, np.inf, "the cost of an action cannot be negative"),
 )
+#: the groups of an action (docs/actions.md); compared without case and surrounding spaces,
+#: an empty group is a treatment
+ACTION_GROUPS = ("treatment", "control")
 
 
 def value_rules(tables: dict[str, pd.DataFrame], broken: set[tuple[str, str]]) -> list[Finding]:
@@ -69,6 +73,9 @@ def value_rules(tables: dict[str, pd.DataFrame], broken: set[tuple[str, str]]) -
     usage = tables.get("usage")
     if usage is not None:
         findings += _activity_columns(usage)
+    actions = tables.get("actions")
+    if actions is not None:
+        findings += action_rules(actions, broken)
     return findings
 
 
@@ -135,6 +142,69 @@ def _finite(table: str, frame: pd.DataFrame, col: str) -> list[Finding]:
             row_examples(frame, pd.Series(bad, index=frame.index), ["customer_id", col]),
         )
     ]
+
+
+def _action_text(values: pd.Series) -> pd.Series:
+    """Action names and groups as compared: surrounding spaces dropped, empty as missing."""
+    text = values.astype(STR).str.strip()
+    return text.mask(text == "")
+
+
+def action_rules(actions: pd.DataFrame, broken: set[tuple[str, str]]) -> list[Finding]:
+    """Errors for actions without a name and groups other than treatment or control."""
+    findings: list[Finding] = []
+    if "action" in actions.columns and ("actions", "action") not in broken:
+        empty = _action_text(actions["action"]).isna()
+        if empty.any():
+            n = int(empty.sum())
+            findings.append(
+                error(
+                    "actions",
+                    "action",
+                    n,
+                    f"{plural(n, 'row', 'have')} no action",
+                    "Name the action of every row (e.g. plan_review), or remove those rows",
+                    row_examples(actions, empty, ["customer_id", "sent_at"]),
+                )
+            )
+    if "group" in actions.columns and ("actions", "group") not in broken:
+        group = _action_text(actions["group"]).str.lower()
+        bad = group.notna() & ~group.isin(ACTION_GROUPS)
+        if bad.any():
+            n = int(bad.sum())
+            findings.append(
+                error(
+                    "actions",
+                    "group",
+                    n,
+                    f"{plural(n, 'value', 'are')} neither treatment nor control",
+                    "Write treatment for an action carried out and control for a customer held "
+                    "out on purpose (case and spaces do not matter; empty means treatment)",
+                    row_examples(actions, bad, ["customer_id", "group"]),
+                )
+            )
+    return findings
+
+
+def normalise_actions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``actions`` with ``action`` trimmed and ``group`` as ``treatment``/``control``.
+
+    Run after :func:`action_rules` found no error: an empty group becomes ``treatment`` (the
+    action was carried out), and ``' Control'`` becomes ``control``. Other tables pass as they are.
+    """
+    actions = tables.get("actions")
+    if actions is None:
+        return tables
+    out = actions.copy(deep=False)
+    if "action" in out.columns:
+        out["action"] = _action_text(out["action"])
+    group = _action_text(out["group"]).str.lower() if "group" in out.columns else None
+    out["group"] = (
+        group.fillna(ACTION_GROUPS[0])
+        if group is not None
+        else pd.Series(ACTION_GROUPS[0], index=out.index, dtype=STR)
+    )
+    return {**tables, "actions": out}
 
 
 def _customer_ids(customers: pd.DataFrame) -> list[Finding]:

@@ -54,6 +54,17 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "score": (NUMBER, True),
         "comment": (TEXT, False),
     },
+    # what the business did, not a driver family: one row per retention action aimed at a
+    # customer (docs/actions.md); group is treatment (carried out, the default) or control
+    # (held out on purpose)
+    "actions": {
+        "customer_id": (ID, True),
+        "action": (TEXT, True),
+        "sent_at": (DATE, True),
+        "group": (TEXT, False),
+        "cost": (NUMBER, False),
+        "channel": (TEXT, False),
+    },
 }
 
 #: table -> the column that dates each row (the instant the row became known).
@@ -64,6 +75,7 @@ EVENT_DATE: dict[str, str] = {
     "onboarding": "completed_at",
     "usage": "date",
     "feedback": "responded_at",
+    "actions": "sent_at",
 }
 
 #: table -> every date/timestamp column of the contract.
@@ -74,6 +86,7 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "onboarding": ("completed_at",),
     "usage": ("date",),
     "feedback": ("responded_at",),
+    "actions": ("sent_at",),
 }
 
 #: cell texts that mean "no value" in number, date and yes/no columns (compared lower-case):

@@ -24,7 +24,7 @@ from churnlab.contract.coerce import check_columns, coerce_table, drop_unnamed
 from churnlab.contract.dataset import Dataset
 from churnlab.contract.findings import ERROR, WARNING, Finding, plural, warning
 from churnlab.contract.read import discover_files, read_table
-from churnlab.contract.rules import link_rules, value_rules
+from churnlab.contract.rules import link_rules, normalise_actions, value_rules
 from churnlab.contract.schema import SCHEMA
 from churnlab.core.errors import ChurnlabError
 
@@ -179,6 +179,7 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
         findings += problems + coercion
         tables[name] = frame
     findings += value_rules(tables, broken)
+    tables = normalise_actions(tables)
     if "customers" in tables and "customer_id" in tables["customers"].columns:
         tables, links = link_rules(tables, id_kinds)
         findings += links

@@ -58,7 +58,10 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
 
     Sorted by expected_revenue_at_risk, then churn_probability (both descending), then id;
     when no revenue is known (no billing), by churn_probability alone. The reasons are joined
-    into one text column.
+    into one text column. With time to churn the list has the expected months of the next 12
+    and the 12-month revenue at risk (12 x the monthly amount - the expected revenue); with an
+    actions table each customer's best action, its churn prevented and net gain
+    (docs/actions.md).
     """
     frame = scores.copy()
     revenue = pd.to_numeric(frame.get("expected_revenue_at_risk"), errors="coerce")
@@ -72,8 +75,11 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
         if reasons
         else ""
     )
+    if "expected_revenue_12m" in frame.columns and "value" in frame.columns:
+        frame["revenue_at_risk_12m"] = 12 * frame["value"] - frame["expected_revenue_12m"]
     cols = [id_col, "churn_probability", "risk_rank", "value", "expected_revenue_at_risk"]
-    cols += ["reasons", "action"]
+    cols += ["expected_months_12m", "revenue_at_risk_12m"]  # time to churn, when computed
+    cols += ["reasons", "action", "best_action", "churn_prevented", "net_gain"]  # last 3: actions
     return frame[[c for c in cols if c in frame.columns]].reset_index(drop=True)
 
 

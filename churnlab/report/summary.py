@@ -39,7 +39,10 @@ class Findings:
     campaign blocks of metrics.json; ``quality`` the backtest check; ``backtest_month`` the
     snapshot it scored; ``drifted`` the features whose PSI is above the flag;
     ``features`` how many there are; ``actions`` the suggested action of each customer in the
-    recommended campaign; ``data_warnings`` how many warnings reading the data raised.
+    recommended campaign; ``data_warnings`` how many warnings reading the data raised;
+    ``survival`` the time-to-churn block of metrics.json (``metrics['survival']``) and
+    ``measured_actions`` its retention-actions block (``metrics['actions']``), None when the
+    report has none.
     """
 
     month: str
@@ -58,6 +61,8 @@ class Findings:
     actions: list[str] = field(default_factory=list)
     data_warnings: int = 0
     currency: str = ""
+    survival: dict | None = None
+    measured_actions: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,43 @@ def outlook(f: Findings) -> Point | None:
     return Point("Next month" if f.horizon == 1 else "Outlook", text + ".")
 
 
+def retention(f: Findings) -> Point | None:
+    """How long the current customers are expected to stay, what churn costs over a year, and
+    how far the same forecast made six months ago was from what happened."""
+    s = f.survival or {}
+    if not s.get("available") or "scored" not in s:
+        return None
+    scored = s["scored"]
+    if scored.get("expected_months_12m") is not None:
+        text = (
+            f"Over the next 12 months a current customer is expected to stay "
+            f"{scored['expected_months_12m']:.1f} months on average, and "
+            f"{fmt(scored['p_retained_12m'], 'share')} of them to still be customers after 12 "
+            "months"
+        )
+    else:  # the data closes too few months to look a year ahead: say the furthest it can
+        ahead = [k for k in (6, 3) if scored.get(f"p_retained_{k}m") is not None]
+        if not ahead:
+            return None
+        text = (
+            f"{fmt(scored[f'p_retained_{ahead[0]}m'], 'share')} of the current customers are "
+            f"expected to still be customers in {ahead[0]} months (the data is too short to "
+            "look 12 months ahead)"
+        )
+    if scored.get("revenue_at_risk_12m") is not None:
+        text += (
+            f"; churn is expected to cost {fmt(scored['revenue_at_risk_12m'], 'money', f.currency)}"
+            " of revenue over that year"
+        )
+    back = s.get("backtest") or {}
+    if back.get("max_gap_pp") is not None:
+        text += (
+            f". The same forecast made in {month_name(back['snapshot'])} was at most "
+            f"{back['max_gap_pp']:.1f} percentage points off the retention that followed"
+        )
+    return Point("How long they stay", text + ".")
+
+
 def drivers(f: Findings) -> Point | None:
     """Which driver families explain the risk, and which of them moved since last month."""
     if not f.shares:
@@ -210,6 +252,49 @@ def campaign(f: Findings) -> Point | None:
     return Point("What to do", text + ".")
 
 
+def measured_actions(f: Findings) -> Point | None:
+    """What last month's retention actions did against their held-out customers, and how many
+    customers a proven action is worth sending to now."""
+    a = f.measured_actions
+    if not a or not a.get("last_month"):
+        return None
+    last = [
+        e
+        for e in a["effects"]
+        if e["action_month"] == a["last_month"] and e["breakdown"] == "overall"
+    ]
+    parts = []
+    for e in sorted(last, key=lambda e: str(e["action"])):
+        if e["effect"] is None or not math.isfinite(e["effect"]):
+            parts.append(f"{e['action']}: no effect can be measured ({e['verdict']})")
+            continue
+        change = (
+            "lowered"
+            if e["high"] < 0
+            else "raised"
+            if e["low"] > 0
+            else "did not measurably change"
+        )
+        parts.append(
+            f"{e['action']} {change} churn ({fmt(e['effect'], 'pp', signed=True)} against the "
+            f"held-out customers, 95% interval {fmt(e['low'], 'pp', signed=True)} to "
+            f"{fmt(e['high'], 'pp', signed=True)})"
+        )
+    if not parts:
+        return None
+    text = f"Of the actions of {month_name(a['last_month'])}: " + "; ".join(parts)
+    uplift = a.get("uplift") or {}
+    if uplift.get("worth_contacting"):
+        text += (
+            f". A proven action is worth sending to {fmt(uplift['worth_contacting'], 'count')} "
+            f"current customers (expected net gain "
+            f"{fmt(uplift['expected_net_gain'], 'money', f.currency)})"
+        )
+    elif not uplift.get("proven"):
+        text += ". No action has lowered churn measurably yet, so none is recommended"
+    return Point("Last month's actions", text + ".")
+
+
 def trust(f: Findings) -> Point | None:
     """Whether last month's predictions held up, and what could make this month's weaker."""
     q = f.quality
@@ -218,7 +303,7 @@ def trust(f: Findings) -> Point | None:
     if q.auc is None:
         text = f"The model could not be checked on {when}: no backtest this month"
     elif q.warning:
-        text = f"Caution. {q.warning}"
+        text = f"Caution. {q.warning.rstrip('.')}"
     else:
         span = (
             f" (95% interval {fmt(q.interval[0], 'auc')} to {fmt(q.interval[1], 'auc')})"
@@ -253,7 +338,9 @@ def trust(f: Findings) -> Point | None:
 TOPICS: tuple[Callable[[Findings], Point | None], ...] = (
     this_month,
     outlook,
+    retention,
     drivers,
+    measured_actions,
     campaign,
     trust,
 )

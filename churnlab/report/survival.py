@@ -234,7 +234,9 @@ def survival_month(
         "scored": {
             "customers": len(scores),
             **{c: _mean(scores[c]) for c in SCORE_COLUMNS[:4]},
-            "expected_revenue_12m": float(revenue.sum()) if value is not None else None,
+            "expected_revenue_12m": float(revenue.sum())
+            if value is not None and revenue.notna().any()
+            else None,
             "revenue_at_risk_12m": float(np.nansum(value * 12) - revenue.sum())
             if value is not None and revenue.notna().any()
             else None,
@@ -279,6 +281,43 @@ def segment_summary(
         revenue_at_risk_12m=("revenue_at_risk_12m", lambda v: v.sum(min_count=1)),
     )
     return out.reset_index()
+
+
+def segment_view(segments: pd.DataFrame) -> pd.DataFrame:
+    """:func:`segment_summary` with words for columns; format with :data:`SEGMENT_FORMATS`
+    (money columns in the report's currency)."""
+    return segments.rename(
+        columns={
+            "segment": "segment",
+            "customers": "customers",
+            "p_retained_12m": "still customers after 12 months",
+            "expected_months_12m": "expected months of the next 12",
+            "expected_revenue_12m": "expected revenue over 12 months",
+            "revenue_at_risk_12m": "revenue at risk over 12 months",
+        }
+    )
+
+
+#: formats of :func:`segment_view`'s columns for ``views.table``
+SEGMENT_FORMATS = {
+    "customers": "count",
+    "still customers after 12 months": "share",
+    "expected months of the next 12": "{:.1f}",
+    "expected revenue over 12 months": "money",
+    "revenue at risk over 12 months": "money",
+}
+
+
+def extra_tables(result: SurvivalResult | None) -> dict[str, pd.DataFrame]:
+    """The extra files about time to churn (``retention_curve.csv``, ``retention_segments.csv``,
+    ``lifetime_drivers.csv``); none when there is no time to churn."""
+    if result is None or not result.metrics.get("available"):
+        return {}
+    return {
+        "retention_curve": result.curve.set_index("month"),
+        "retention_segments": result.segments.set_index("segment"),
+        "lifetime_drivers": result.drivers.set_index("feature"),
+    }
 
 
 def _mean(values: pd.Series) -> float | None:

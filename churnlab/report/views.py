@@ -349,14 +349,21 @@ def at_risk_table(at_risk: pd.DataFrame, id_col: str = "customer_id", currency: 
         "churn_probability": "Churn probability",
         "value": "Monthly amount",
         "expected_revenue_at_risk": "Expected revenue at risk",
+        "expected_months_12m": "Expected months of the next 12",
+        "revenue_at_risk_12m": "Revenue at risk over 12 months",
         "reasons": "Top reasons",
         "action": "Suggested action",
+        "best_action": "Best measured action",
+        "churn_prevented": "Churn it prevents",
+        "net_gain": "Net gain of the action",
     }
     # a column the data cannot fill (no billing: no amounts) is left out, not shown empty
     order = [c for c in names if c in at_risk.columns and at_risk[c].notna().any()]
     shown = at_risk[order].rename(columns=names)
     kinds = {"Churn probability": "share", "Monthly amount": "money_exact", "Risk rank": "count"}
     kinds["Expected revenue at risk"] = "money_exact"
+    kinds |= {"Expected months of the next 12": "{:.1f}", "Churn it prevents": "pp"}
+    kinds |= {"Revenue at risk over 12 months": "money", "Net gain of the action": "money_exact"}
     return table(shown, kinds, currency=currency)
 
 
