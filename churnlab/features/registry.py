@@ -39,6 +39,8 @@ class FeatureSpec:
     template: str
     #: for flags (unit 'flag'): the phrase when the value is 0
     template_no: str = ""
+    #: driver credit keeps it at the customer's value (it stands for the context)
+    held: bool = False
 
 
 @cache
@@ -48,7 +50,7 @@ def _known() -> dict[str, FeatureSpec]:
     for family in FAMILIES:
         for f in family.features:
             specs[f.name] = FeatureSpec(
-                f.name, family.name, f.unit, f.description, f.template, f.template_no
+                f.name, family.name, f.unit, f.description, f.template, f.template_no, f.held
             )
     return specs
 
@@ -85,6 +87,7 @@ def feature_spec(name: str) -> FeatureSpec:
                 unit,
                 p.description.format(col=col),
                 p.template.format(col=col),
+                held=p.held,
             )
     return FeatureSpec(name, "other", "value", f"column {name!r}", GENERIC_TEMPLATE)
 

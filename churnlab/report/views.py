@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 from IPython.display import HTML
 
+from churnlab.core.families import family, ordered
+
 _KPI_ROWS = {
     "active_customers": "Active customers (start of month)",
     "churned": "Churned during the month",
@@ -140,3 +142,28 @@ def show(*figures) -> None:
     for figure in figures:
         display(figure)
         plt.close(figure)
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def credit_explainer(metrics: Mapping) -> HTML:
+    """Two sentences for the report's drivers section: what the default driver shares mean
+    and why they differ from plain SHAP, with this month's baseline risk (metrics.json)."""
+    base = metrics.get("baseline_risk") or {}
+    context = ", ".join(family(f).title for f in ordered(base.get("context_families", [])))
+    fixable = ", ".join(family(f).title for f in ordered(metrics.get("driver_shares", {})))
+    return text(
+        "Each driver family's share is its part of the churn risk that fixing the drivers would "
+        "remove: every customer's risk is compared with their own once the fixable drivers "
+        "({fixable}) are at healthy levels and who they are ({context}) stays as it is, which "
+        "would bring the mean churn probability from {actual} down to {fixed}. Plain SHAP "
+        "splits an effect that exists only for some customers (a poor onboarding, which "
+        "matters for new ones) between the driver and the profile, so tenure gets credit that "
+        "no team can act on; those shares stay in metrics.json as <code>shap_shares</code>.",
+        fixable=fixable or "none",
+        context=context or "nothing",
+        actual=_percent(base.get("mean_churn_probability")),
+        fixed=_percent(base.get("all_drivers_fixed")),
+    )
