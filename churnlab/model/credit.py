@@ -477,18 +477,21 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
 
     psi_j = ((f(x) - f(x, j fixed)) + (f(x, family fixed but j) - f(x, family fixed))) / 2,
     the average of j's first and last position in the family (exact for features that
-    interact at most in pairs). Only rows whose feature j is away from its reference are
-    evaluated (the others get exactly 0); two stacked evaluations per such row.
+    interact at most in pairs). Only rows where j and at least one other feature of its
+    family are away from their reference are evaluated, two stacked evaluations each: a
+    feature that is the only one moved in its family gets the family's credit, the others 0.
     """
     n = len(x)
     out = np.zeros((n, len(refs)))
     fam_cols = [sorted(c for j in js for c in refs[j].columns) for js in fam_feats]
-    jobs = []  # (feature, family, rows)
     moved = np.zeros((n, len(refs)), dtype=bool)
+    for j, ref in enumerate(refs):
+        moved[:, j] = _changed(x, r, list(ref.columns))
+    jobs = []  # (feature, family, rows)
     for a, js in enumerate(fam_feats):
+        several = moved[:, js].sum(axis=1) >= 2
         for j in js:
-            rows = np.flatnonzero(_changed(x, r, list(refs[j].columns)))
-            moved[rows, j] = True
+            rows = np.flatnonzero(moved[:, j] & several)
             if len(rows):
                 jobs.append((j, a, rows))
     k = 0
