@@ -284,9 +284,9 @@ def healthy_reference(
     columns = _encoded_columns(model)
     x_all = model.encoder_.transform(frame)
     n = len(frame)
+    # the sample: seeded positions in id order, kept in id order (so are the PD's sums)
     order = np.arange(n) if ids is None else np.argsort(np.asarray(ids, dtype=str), kind="stable")
-    take = np.sort(order[np.random.default_rng(seed).permutation(n)[: min(pd_rows, n)]])
-    sample = x_all[take]
+    sample = x_all[order[np.sort(np.random.default_rng(seed).permutation(n)[: min(pd_rows, n)])]]
     drafts = []
     for feat in model.encoder_.order:
         fam = families.get(feat, OTHER)
