@@ -213,14 +213,14 @@ def test_segment_shares_from_credit_by_hand():
 
 def test_reasons_one_per_family_in_credit_order_with_percentage_points():
     r = customer_reasons(hand_credit(), HAND_DATA)
-    # row a: support (1.2) first, by its top feature open tickets (0.8 x .1 = 8 pp); price
-    assert r.loc[0, "reason_1"] == "2 support ticket(s) still open (+8.0 pp)"
-    assert r.loc[0, "reason_2"] == "price changed +10% in 3 months (+5.0 pp)"
+    # row a: support (1.2 x .1 = 12 pp) first, named by its top feature open tickets (0.8)
+    assert r.loc[0, "reason_1"] == "2 support ticket(s) still open (support +12.0 pp)"
+    assert r.loc[0, "reason_2"] == "price changed +10% in 3 months (price +5.0 pp)"
     assert r.loc[0, "reason_3"] == ""
     assert r.loc[0, "family_1"] == "support" and r.loc[0, "feature_1"] == "support_open_tickets"
     assert r.loc[0, "action"] == family("support").action
     # row b: price only (support has no credit)
-    assert r.loc[1, "reason_1"] == "price changed +25% in 3 months (+5.0 pp)"
+    assert r.loc[1, "reason_1"] == "price changed +25% in 3 months (price +5.0 pp)"
     assert r.loc[1, "reason_2"] == ""
     # row c: nothing fixable raises the risk
     assert r.loc[2].tolist() == [""] * 6

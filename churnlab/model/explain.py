@@ -221,12 +221,13 @@ def risk_points(probability: float) -> str:
 def customer_reasons(credit: DriverCredit, data: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     """Up to ``k`` fixable reasons raising each customer's risk, in plain words, and an action.
 
-    ``reason_j`` names the feature with the most credit inside the family with the j-th most
-    credit, with how much it raises the churn probability ("3 support tickets still open
-    (+4.1 pp)"); one reason per family, so each points at a different team's lever, and only
-    families whose credit is positive (else empty). ``feature_1`` and ``family_1`` are those of
-    the first reason and ``action`` what to do about its family. ``data`` holds the feature
-    values (rows align with ``credit``).
+    ``reason_j`` stands for the family with the j-th most credit: its feature with the most
+    credit, in words, and how much the family raises the churn probability, which is what
+    fixing it would remove ("3 support ticket(s) still open (support +4.1 pp)"). One reason per
+    family, so each points at a different team's lever and the reasons come in decreasing
+    order; only families whose credit is positive (else empty). ``feature_1`` and
+    ``family_1`` are those of the first reason and ``action`` what to do about its family.
+    ``data`` holds the feature values (rows align with ``credit``).
     """
     fam = credit.family.to_numpy()
     n, f = fam.shape
@@ -235,7 +236,7 @@ def customer_reasons(credit: DriverCredit, data: pd.DataFrame, k: int = 3) -> pd
     owner = credit.family_of()
     members = [[i for i, ft in enumerate(feature_names) if owner[ft] == name] for name in names]
     feat = credit.feature.to_numpy()
-    points = credit.feature_probability().to_numpy()
+    points = credit.family_probability().to_numpy()
     rank = np.argsort(-fam, axis=1, kind="stable") if n and f else np.zeros((n, 0), int)
     out: dict[str, list] = {f"reason_{j + 1}": [""] * n for j in range(k)}
     out |= {"feature_1": [""] * n, "family_1": [""] * n, "action": [""] * n}
@@ -247,10 +248,11 @@ def customer_reasons(credit: DriverCredit, data: pd.DataFrame, k: int = 3) -> pd
             if not len(rows):
                 continue
             best = np.asarray(cols)[np.argmax(feat[np.ix_(rows, cols)], axis=1)]
+            title = driver_family(names[a]).title
             for row, col in zip(rows, best, strict=True):
                 name = feature_names[col]
                 words = reason_text(name, values.at[row, name])
-                texts[row] = f"{words} ({risk_points(points[row, col])})"
+                texts[row] = f"{words} ({title} {risk_points(points[row, a])})"
                 if j == 0:
                     out["feature_1"][row] = name
                     out["family_1"][row] = names[a]
