@@ -240,7 +240,7 @@ def customer_reasons(credit: DriverCredit, data: pd.DataFrame, k: int = 3) -> pd
     rank = np.argsort(-fam, axis=1, kind="stable") if n and f else np.zeros((n, 0), int)
     out: dict[str, list] = {f"reason_{j + 1}": [""] * n for j in range(k)}
     out |= {"feature_1": [""] * n, "family_1": [""] * n, "action": [""] * n}
-    values = data.reset_index(drop=True)
+    columns = {name: data[name].to_numpy(object) for name in feature_names if name in data}
     for j in range(min(k, f)):
         texts = out[f"reason_{j + 1}"]
         for a, cols in enumerate(members):
@@ -251,7 +251,7 @@ def customer_reasons(credit: DriverCredit, data: pd.DataFrame, k: int = 3) -> pd
             title = driver_family(names[a]).title
             for row, col in zip(rows, best, strict=True):
                 name = feature_names[col]
-                words = reason_text(name, values.at[row, name])
+                words = reason_text(name, columns[name][row])
                 texts[row] = f"{words} ({title} {risk_points(points[row, a])})"
                 if j == 0:
                     out["feature_1"][row] = name
