@@ -32,7 +32,7 @@ from results import recorded
 
 from churnlab.features.table import FeatureTable
 from churnlab.model import ChurnModel
-from churnlab.model.explain import customer_reasons, explain, feature_drivers
+from churnlab.model.explain import explain, feature_drivers
 
 N_NUMERIC = 45
 LEVELS = (3, 4, 6, 8, 12)
@@ -116,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     sample = feature_drivers(_head(expl, k)).set_index("feature")["share"]
     error = (sample - drivers.set_index("feature")["share"]).abs().max()
     print(f"feature shares from {k:,} of {len(expl.values):,} rows: max abs error {error:.4f}")
-    rows = min(len(expl.values), 100_000)
-    _, reasons_s = timed(
-        f"reasons in words for {rows:,} customers", lambda: customer_reasons(_head(expl, rows))
-    )
-    print(f"  reasons: {rows / reasons_s:,.0f} customers/s")
+    # the reasons in words come from driver credit, timed with it by bench_credit.py
     print(drivers.head(5).to_string(index=False))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"peak RSS: {peak:.1f} GB")

@@ -87,11 +87,47 @@ def test_scores_are_the_month_sorted_by_risk_with_reasons(result):
     assert set(s["customer_id"]) == month_ids
     assert s["risk_rank"].tolist() == list(range(1, len(s) + 1))
     assert (np.diff(s["churn_probability"]) <= 0).all()
-    assert s["reason_1"].iloc[0].endswith("log-odds)")
+    assert s["reason_1"].iloc[0].endswith(" pp)")
+    # the first reason's family is the family with the most credit; the action is its action
+    top = result.credit.family.idxmax(axis=1)
+    first = pd.Series(s["family_1"].to_numpy(), index=s["customer_id"].to_numpy())
+    by_id = pd.Series(top.to_numpy(), index=table.at("2025-08").frame["customer_id"].to_numpy())
+    named = first[first != ""]
+    assert (named == by_id.reindex(named.index)).all() and len(named) > 0.5 * len(s)
     assert np.allclose(s["expected_revenue_at_risk"], s["churn_probability"] * s["value"])
     assert set(result.segment_shares["segment"]) == {"smb", "enterprise"}
     d = result.drivers
-    assert list(d.columns) == ["family", "feature", "mean_abs_shap", "share", "direction"]
+    assert list(d.columns) == [
+        "family",
+        "feature",
+        "mean_abs_shap",
+        "share",
+        "direction",
+        "shap_share",
+    ]
+    # credit shares of the features add up to their family's driver share; profile has none
+    by_family = d.dropna(subset=["share"]).groupby("family")["share"].sum()
+    assert by_family.to_dict() == pytest.approx(result.metrics["driver_shares"])
+    assert d.loc[d["family"] == "profile", "share"].isna().all()
+    assert d["shap_share"].sum() == pytest.approx(1.0)
+
+
+def test_metrics_keep_plain_shap_shares_the_baseline_risk_and_healthy_levels(result):
+    m = result.metrics
+    assert set(m["driver_shares"]) <= {"engagement", "support", "price"}  # profile is context
+    assert list(m["driver_shares"])[0] == "engagement"
+    assert sum(m["shap_shares"].values()) == pytest.approx(1.0) and "profile" in m["shap_shares"]
+    base = m["baseline_risk"]
+    assert base["context_families"] == ["profile"] and base["held_features"] == []
+    assert 0 < base["all_drivers_fixed"] < base["mean_churn_probability"]
+    assert base["mean_churn_probability"] == pytest.approx(
+        result.scores["churn_probability"].mean()
+    )
+    levels = m["healthy_levels"]
+    assert set(levels) == {"x1", "x2", "noise", "amount"}
+    # x1 raises churn, x2 lowers it: healthy x1 is low, healthy x2 is high
+    x = monthly().at("2025-08").frame
+    assert levels["x1"] < x["x1"].median() and levels["x2"] > x["x2"].median()
 
 
 def test_short_history_gives_no_backtest_but_notes():
@@ -161,6 +197,20 @@ def test_a_users_csv_with_a_families_file_end_to_end(tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["backtest"]["n"] == 2000 and metrics["backtest"]["roc_auc"] > 0.7
     assert set(metrics["driver_shares"]) == {"usage", "service", "other"}
+
+
+def test_a_families_file_context_is_held_by_the_credit(tmp_path):
+    frame = make_table(2000, snapshots=False).frame.drop(columns=["segment"])
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    (tmp_path / "fam.yaml").write_text("usage: [x1]\nservice: [x2, plan]\ncontext: [usage]\n")
+    table = load_feature_table(
+        tmp_path / "crm.csv", "customer_id", "churned", tmp_path / "fam.yaml"
+    )
+    result = analyze_table(table, seed=1)
+    assert set(result.metrics["driver_shares"]) == {"service", "other"}
+    assert result.metrics["baseline_risk"]["context_families"] == ["usage"]
+    assert "usage" not in set(result.scores["family_1"])
+    assert "x1" not in result.metrics["healthy_levels"]
 
 
 def test_recent_snapshots_keep_the_newest_within_the_row_budget():

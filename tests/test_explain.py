@@ -10,12 +10,15 @@ from test_model import make_table
 
 from churnlab.core.families import family
 from churnlab.model import ChurnModel
+from churnlab.model.credit import DriverCredit, FeatureReference, Reference
 from churnlab.model.explain import (
     ExplanationData,
+    credit_shares,
     customer_reasons,
     explain,
     family_shares,
     feature_drivers,
+    risk_points,
     segment_shares,
 )
 
@@ -137,14 +140,95 @@ def test_segment_shares_by_hand():
     assert y.sum() == pytest.approx(1.0) and y["support"] == pytest.approx(0.2 / 0.3)
 
 
-def test_reasons_name_value_and_contribution_and_pick_an_action():
-    r = customer_reasons(hand_made())
-    # row a: tickets (+1), plan (+0.5); price lowers the risk so it is no reason
-    assert "2" in r.loc[0, "reason_1"] and "+1.00" in r.loc[0, "reason_1"]
-    assert "basic" in r.loc[0, "reason_2"] and "+0.50" in r.loc[0, "reason_2"]
+def hand_credit() -> DriverCredit:
+    """Credit of three customers: price (one feature) and support (two features)."""
+    feats = {"price_pct_change_3m": "price", "support_open_tickets": "support"}
+    feats["support_csat_last"] = "support"
+    refs = tuple(
+        FeatureReference(f, fam, False, (i,), (), np.zeros(0), 0.0, False)
+        for i, (f, fam) in enumerate(feats.items())
+    )
+    family = pd.DataFrame({"price": [0.5, 1.0, -0.1], "support": [1.2, 0.0, 0.0]})
+    feature = pd.DataFrame(
+        {
+            "price_pct_change_3m": [0.5, 1.0, -0.1],
+            "support_open_tickets": [0.8, 0.0, 0.0],
+            "support_csat_last": [0.4, 0.0, 0.0],
+        }
+    )
+    margin = np.array([-1.0, -2.0, -3.0])
+    return DriverCredit(
+        family=family,
+        feature=feature,
+        margin=margin,
+        baseline=margin - family.sum(axis=1).to_numpy(),
+        probability=np.array([0.4, 0.2, 0.05]),
+        baseline_probability=np.array([0.4, 0.2, 0.05]) - np.array([0.17, 0.05, -0.02]),
+        slope=np.array([0.1, 0.05, 0.2]),
+        reference=Reference(refs, ("profile",), (), 0, 0),
+    )
+
+
+HAND_DATA = pd.DataFrame(
+    {
+        "price_pct_change_3m": [0.1, 0.25, 0.0],
+        "support_open_tickets": [2.0, 0.0, 0.0],
+        "support_csat_last": [2.0, np.nan, np.nan],
+    }
+)
+
+
+def test_credit_shares_weigh_customers_by_probability():
+    # probability credit: price .05, .05, -.02 -> mean positive .1/3; support .12 -> .12/3
+    assert credit_shares(hand_credit()) == pytest.approx(
+        {"support": 0.12 / 0.22, "price": 0.1 / 0.22}
+    )
+    assert list(credit_shares(hand_credit())) == ["support", "price"]
+
+
+def test_feature_drivers_share_is_the_credit_share_and_shap_stays():
+    expl = hand_made()
+    expl.features = ["support_open_tickets", "price_pct_change_3m", "plan"]
+    expl.families = {"support_open_tickets": "support", "price_pct_change_3m": "price"}
+    expl.families["plan"] = "profile"
+    expl.data.columns = expl.features
+    credit = hand_credit()
+    d = feature_drivers(expl, credit).set_index("feature")
+    # support .12/.22 split tickets .08 : csat .04 (csat is no column of expl: not listed)
+    assert d.loc["support_open_tickets", "share"] == pytest.approx(0.12 / 0.22 * 0.08 / 0.12)
+    assert d.loc["price_pct_change_3m", "share"] == pytest.approx(0.1 / 0.22)
+    assert np.isnan(d.loc["plan", "share"])  # context: no credit share
+    assert d["shap_share"].tolist() == pytest.approx(np.array([0.7, 1.4, 1 / 3]) / (2.1 + 1 / 3))
+    assert d.index.tolist() == ["price_pct_change_3m", "support_open_tickets", "plan"]
+
+
+def test_segment_shares_from_credit_by_hand():
+    s = segment_shares(hand_credit(), ["x", "x", "y"])
+    x = s[s["segment"] == "x"].set_index("family")["share"]
+    # segment x: price (.05 + .05)/2, support (.12 + 0)/2
+    assert x.to_dict() == pytest.approx({"price": 0.1 / 0.22, "support": 0.12 / 0.22})
+    y = s[s["segment"] == "y"]
+    assert y["share"].isna().all()  # nothing fixable raises the risk of segment y
+
+
+def test_reasons_one_per_family_in_credit_order_with_percentage_points():
+    r = customer_reasons(hand_credit(), HAND_DATA)
+    # row a: support (1.2 x .1 = 12 pp) first, named by its top feature open tickets (0.8)
+    assert r.loc[0, "reason_1"] == "2 support ticket(s) still open (support +12.0 pp)"
+    assert r.loc[0, "reason_2"] == "price changed +10% in 3 months (price +5.0 pp)"
     assert r.loc[0, "reason_3"] == ""
-    assert r.loc[0, "family_1"] == "support" and r.loc[0, "action"] == family("support").action
-    # row b: tickets then price (value missing) -- both raise the risk
-    assert "+3.00" in r.loc[1, "reason_1"] and "+1.00" in r.loc[1, "reason_2"]
-    # row c: nothing raises the risk
+    assert r.loc[0, "family_1"] == "support" and r.loc[0, "feature_1"] == "support_open_tickets"
+    assert r.loc[0, "action"] == family("support").action
+    # row b: price only (support has no credit)
+    assert r.loc[1, "reason_1"] == "price changed +25% in 3 months (price +5.0 pp)"
+    assert r.loc[1, "reason_2"] == ""
+    # row c: nothing fixable raises the risk
     assert r.loc[2].tolist() == [""] * 6
+
+
+def test_risk_points_read_as_percentage_points():
+    assert [risk_points(p) for p in (0.041, 0.0004, 0.00004)] == [
+        "+4.1 pp",
+        "+0.04 pp",
+        "+<0.01 pp",
+    ]

@@ -148,14 +148,30 @@ def test_report_metrics(report_a: Path):
     assert {"roc_auc", "pr_auc", "brier", "lift_top_decile"} <= set(bt)
     assert 0.5 < bt["roc_auc"] <= 1 and 0 < bt["pr_auc"] <= 1 and 0 <= bt["brier"] < 0.25
     assert sum(m["driver_shares"].values()) == pytest.approx(1, abs=1e-4)
-    assert set(m["driver_shares"]) <= set(FAMILY_ORDER)
+    assert set(m["driver_shares"]) <= set(FAMILY_ORDER) - {"profile"}  # profile is context
+    assert sum(m["shap_shares"].values()) == pytest.approx(1, abs=1e-4)
+    base = m["baseline_risk"]
+    assert 0 < base["all_drivers_fixed"] < base["mean_churn_probability"] < 1
+    assert base["context_families"] == ["profile"] and base["held_features"] == ["price_amount"]
+    assert (
+        "price_amount" not in m["healthy_levels"] and "support_open_tickets" in m["healthy_levels"]
+    )
 
 
 def test_report_drivers_and_scores(report_a: Path):
     drivers = pd.read_csv(report_a / "drivers.csv")
-    assert list(drivers.columns[:5]) == ["family", "feature", "mean_abs_shap", "share", "direction"]
+    assert list(drivers.columns[:6]) == [
+        "family",
+        "feature",
+        "mean_abs_shap",
+        "share",
+        "direction",
+        "shap_share",
+    ]
     assert drivers["share"].sum() == pytest.approx(1, abs=1e-3)
-    assert drivers["mean_abs_shap"].is_monotonic_decreasing
+    assert drivers["shap_share"].sum() == pytest.approx(1, abs=1e-3)
+    assert drivers["share"].dropna().is_monotonic_decreasing
+    assert drivers.loc[drivers["family"] == "profile", "share"].isna().all()
     assert set(drivers["direction"]) <= {-1, 0, 1}
     scores = pd.read_csv(report_a / "scores.csv")
     m = json.loads((report_a / "metrics.json").read_text())

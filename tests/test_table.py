@@ -113,6 +113,27 @@ def test_families_file_with_globs_and_other(tmp_path):
         "price": "price",
         "plan": "other",
     }
+    assert table.context_families == frozenset() and table.held_features == frozenset()
+
+
+def test_families_file_names_context_families_and_held_columns(tmp_path):
+    path = write(tmp_path, FAMILIES_TABLE)
+    fam = write(
+        tmp_path,
+        "support: [tickets_*]\nprice: price\naccount: plan\ncontext: [account]\nheld: [pri*]\n",
+        "fam.yaml",
+    )
+    table = load_feature_table(path, "id", "churn", fam)
+    assert table.families["plan"] == "account"  # 'context' and 'held' are no families
+    assert set(table.families.values()) == {"support", "price", "account"}
+    assert table.context_families == frozenset({"account"})
+    assert table.held_features == frozenset({"price"})
+    # without the key, the registry's context family (profile) is context
+    fam = write(tmp_path, "profile: [plan]\nsupport: [tickets_*]\n", "fam.yaml")
+    table = load_feature_table(path, "id", "churn", fam)
+    assert table.context_families == frozenset({"profile"})
+    fam = write(tmp_path, "profile: [plan]\ncontext: []\n", "fam.yaml")
+    assert load_feature_table(path, "id", "churn", fam).context_families == frozenset()
 
 
 @pytest.mark.parametrize(
@@ -123,6 +144,8 @@ def test_families_file_with_globs_and_other(tmp_path):
         ("support: [ticket_count]\n", "'ticket_count', which matches no feature column"),
         ("support: [tickets_*]\nengagement: [tickets_30d]\n", "claimed by both"),
         ("support: {a: 1}\n", "'support' must map"),
+        ("support: [tickets_*]\ncontext: [acount]\n", "'context' names 'acount', which is no"),
+        ("support: [tickets_*]\nheld: [fee]\n", "'held' names 'fee', which matches no"),
     ],
 )
 def test_bad_families_files_name_the_file_and_entry(tmp_path, text, words):

@@ -78,3 +78,11 @@ def ordered(names) -> list[str]:
     rest = sorted(n for n in names if n not in _BY_NAME and n != OTHER)
     tail = [OTHER] if OTHER in names else []
     return [f for f in FAMILY_ORDER if f in names] + rest + tail
+
+
+def context_families(names) -> frozenset[str]:
+    """The families among ``names`` whose registry role is *context* (who the customer is).
+
+    Driver credit keeps them at the customer's own values; a families file may name others.
+    """
+    return frozenset(n for n in names if family(n).role == CONTEXT)

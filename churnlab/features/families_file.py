@@ -2,24 +2,44 @@
 
 A families file is YAML mapping a family name to a list of column names or shell-style globs
 (``support: [tickets_*, csat_last]``). Every feature belongs to exactly one family; columns no
-entry names go to ``other``. Mistakes a user can make here (invalid YAML, a list where a
-mapping belongs, an entry that matches no column, a column claimed by two families) raise
+entry names go to ``other``. Two keys are reserved (docs/data-contract.md): ``context`` lists
+the families that describe who the customer is (driver credit keeps them as they are; default
+``[profile]``), ``held`` lists columns (or globs) of actionable families that driver credit
+keeps as they are too (an amount that mostly stands for the plan chosen). Mistakes a user can
+make here (invalid YAML, a list where a mapping belongs, an entry that matches no column, a
+column claimed by two families, a context naming no family) raise
 :class:`~churnlab.core.errors.ChurnlabError` naming the file and the entry.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from churnlab.core.errors import ChurnlabError, examples
-from churnlab.core.families import OTHER
+from churnlab.core.families import FAMILY_ORDER, OTHER
+
+#: the reserved keys of a families file (no family may be called so)
+CONTEXT_KEY = "context"
+HELD_KEY = "held"
 
 
-def parse_families(path: Path) -> dict[str, list[str]]:
-    """Read a families file into ``{family: [pattern, ...]}``, checking its shape.
+@dataclass(frozen=True)
+class FamiliesSpec:
+    """A parsed families file: ``{family: [pattern, ...]}`` and the two reserved keys."""
+
+    families: dict[str, list[str]]
+    #: the families named under ``context:`` (None when the key is absent: the registry's)
+    context: tuple[str, ...] | None = None
+    #: the column names or globs under ``held:``
+    held: tuple[str, ...] = ()
+
+
+def parse_families(path: Path) -> FamiliesSpec:
+    """Read a families file, checking its shape.
 
     Raises ChurnlabError when the file is missing, is not valid YAML, is not a mapping of
     family names to lists of strings (a single string is accepted as a one-item list).
@@ -46,6 +66,7 @@ def parse_families(path: Path) -> dict[str, list[str]]:
             f"'support: [tickets_open, csat_*]'; it holds a {type(raw).__name__}."
         )
     out: dict[str, list[str]] = {}
+    reserved: dict[str, list[str]] = {}
     for family, patterns in raw.items():
         if isinstance(patterns, str):
             patterns = [patterns]
@@ -60,8 +81,22 @@ def parse_families(path: Path) -> dict[str, list[str]]:
                 f"Families file {path}: family {family!r} lists entries that are not column "
                 f"names: {examples(bad)}."
             )
-        out[family] = [p.strip() for p in patterns]
-    return out
+        (reserved if family in (CONTEXT_KEY, HELD_KEY) else out)[family] = [
+            p.strip() for p in patterns
+        ]
+    context = reserved.get(CONTEXT_KEY)
+    if context is not None:
+        known = {*out, *FAMILY_ORDER, OTHER}
+        unknown = [c for c in context if c not in known]
+        if unknown:
+            raise ChurnlabError(
+                f"Families file {path}: 'context' names {examples(unknown)}, which is no "
+                f"family of the file (its families are: {examples(list(out), 8)}). List the "
+                "families that describe who the customer is, e.g. 'context: [profile]'."
+            )
+    return FamiliesSpec(
+        out, tuple(context) if context is not None else None, tuple(reserved.get(HELD_KEY, ()))
+    )
 
 
 def assign_families(
@@ -90,3 +125,19 @@ def assign_families(
                     )
                 owner[col] = family
     return {c: owner.get(c, OTHER) for c in columns}
+
+
+def held_columns(
+    spec: FamiliesSpec, columns: list[str], source: Path | str = "families file"
+) -> frozenset[str]:
+    """The columns the ``held`` entries name; an entry that matches no column is an error."""
+    held: set[str] = set()
+    for pattern in spec.held:
+        hits = [c for c in columns if fnmatch.fnmatchcase(c, pattern)]
+        if not hits:
+            raise ChurnlabError(
+                f"Families file {source}: 'held' names {pattern!r}, which matches no feature "
+                f"column. Feature columns are: {examples(columns, 8)}."
+            )
+        held.update(hits)
+    return frozenset(held)

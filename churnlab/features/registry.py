@@ -40,6 +40,8 @@ class FeatureSpec:
     template: str
     #: for flags (unit 'flag'): the phrase when the value is 0
     template_no: str = ""
+    #: driver credit keeps it at the customer's value (it stands for the context)
+    held: bool = False
 
 
 def spec_of(family: str, feature: Feature) -> FeatureSpec:
@@ -51,6 +53,7 @@ def spec_of(family: str, feature: Feature) -> FeatureSpec:
         feature.description,
         feature.template,
         feature.template_no,
+        feature.held,
     )
 
 
@@ -97,6 +100,7 @@ def feature_spec(name: str, specs: Mapping[str, FeatureSpec] | None = None) -> F
                 unit,
                 p.description.format(col=col),
                 p.template.format(col=col),
+                held=p.held,
             )
     return FeatureSpec(name, "other", "value", f"column {name!r}", GENERIC_TEMPLATE)
 

@@ -17,7 +17,9 @@ from churnlab.contract.coerce import coerce_id
 from churnlab.contract.schema import MISSING_WORDS
 from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
-from churnlab.features.families_file import assign_families, parse_families
+from churnlab.core.families import context_families
+from churnlab.features.families_file import assign_families, held_columns, parse_families
+from churnlab.features.registry import feature_spec
 
 #: the time-to-churn columns of a feature table built from a dataset (features/snapshots.py)
 TIME_COL = "months_to_churn"
@@ -52,10 +54,30 @@ class FeatureTable:
     #: how population and labels were made (None for a user's own feature table)
     definition: ChurnDefinition | None = None
     meta: dict = field(default_factory=dict)
+    #: families that say who the customer is, which driver credit keeps as they are (None:
+    #: the registry's context families, ``profile``)
+    context: frozenset[str] | None = None
+    #: features of actionable families that driver credit keeps as they are (None: those
+    #: the feature registry marks held)
+    held: frozenset[str] | None = None
 
     @property
     def features(self) -> list[str]:
         return list(self.families)
+
+    @property
+    def context_families(self) -> frozenset[str]:
+        """The families driver credit holds at the customer's values (who the customer is)."""
+        if self.context is not None:
+            return frozenset(self.context)
+        return context_families(set(self.families.values()))
+
+    @property
+    def held_features(self) -> frozenset[str]:
+        """Features of actionable families driver credit holds at the customer's values."""
+        if self.held is not None:
+            return frozenset(self.held) & set(self.families)
+        return frozenset(f for f in self.families if feature_spec(f).held)
 
     @property
     def categorical(self) -> list[str]:
@@ -239,12 +261,13 @@ def load_feature_table(
     is a feature: numbers (also numbers stored as text, when at least 95% of the non-blank
     values parse; the rest become missing, with a warning in ``meta['warnings']``) or string
     categories. ``families_file`` (YAML ``family: [column or glob, ...]``) assigns families;
-    unnamed columns go to ``other``. ``duration_col`` names the time until churn or the end
-    of observation (a number >= 0, blank = unknown); the label is then the event flag, and
-    the table may not have a snapshot column (docs/time-to-churn.md). churnlab's own
-    time-to-churn columns (``months_to_churn``, ``churn_event``, in a feature table it
-    built) are outcomes and never features. Every user mistake raises ChurnlabError naming
-    the file, the column, how many rows and examples.
+    unnamed columns go to ``other``; its reserved keys ``context`` and ``held`` set the
+    table's context families and held features (default: ``profile``, none). ``duration_col``
+    names the time until churn or the end of observation (a number >= 0, blank = unknown);
+    the label is then the event flag, and the table may not have a snapshot column
+    (docs/time-to-churn.md). churnlab's own time-to-churn columns (``months_to_churn``,
+    ``churn_event``, in a feature table it built) are outcomes and never features. Every user
+    mistake raises ChurnlabError naming the file, the column, how many rows and examples.
     """
     path = Path(path)
     raw = _read_any(path)
@@ -320,8 +343,12 @@ def load_feature_table(
         raise ChurnlabError(
             f"Feature table {path} has no feature columns besides the id, label and snapshot."
         )
+    context, held = None, frozenset()
     if families_file is not None:
-        families = assign_families(parse_families(Path(families_file)), features, families_file)
+        spec = parse_families(Path(families_file))
+        families = assign_families(spec.families, features, families_file)
+        held = held_columns(spec, features, families_file)
+        context = frozenset(spec.context) if spec.context is not None else None
     else:
         families = dict.fromkeys(features, "other")
     return FeatureTable(
@@ -332,4 +359,6 @@ def load_feature_table(
         snapshot_col=snapshot_col,
         duration_col=duration_col or None,
         meta={"source": str(path), "warnings": warnings},
+        context=context,
+        held=held,
     )

@@ -25,6 +25,7 @@ from churnlab.core.families import family as driver_family
 from churnlab.features.registry import reason_text
 from churnlab.features.table import FeatureTable
 from churnlab.model import ChurnModel
+from churnlab.model.credit import DriverCredit
 
 
 @dataclass
@@ -106,37 +107,83 @@ def _direction(values: pd.Series, shap: np.ndarray, categorical: bool) -> int:
     return int(np.sign(np.corrcoef(x[known], shap[known])[0, 1]))
 
 
-def feature_drivers(expl: ExplanationData) -> pd.DataFrame:
-    """One row per feature: family, feature, mean_abs_shap, share (of the total), direction.
+def _credit_shares(frame: pd.DataFrame) -> pd.Series:
+    """Columns' shares of the mean positive value (adds up to 1), largest first, then name."""
+    positive = frame.clip(lower=0).mean() if len(frame) else frame.sum()
+    total = positive.sum()
+    if not total > 0:
+        return pd.Series(dtype=float)
+    return (positive / total).sort_index().sort_values(ascending=False, kind="stable")
 
-    Sorted by mean_abs_shap (descending), then feature name. Shares are NaN when the model
-    has no effect at all (every SHAP value zero).
+
+def credit_shares(credit: DriverCredit) -> dict[str, float]:
+    """Each actionable family's share of the churn risk fixing the drivers would remove.
+
+    A family's share is its mean positive credit in churn probability over the scored
+    customers, divided by the total (adds up to 1), largest first. Empty when no fixable
+    driver raises anyone's risk.
+    """
+    return {str(k): float(v) for k, v in _credit_shares(credit.family_probability()).items()}
+
+
+def _credit_feature_shares(credit: DriverCredit) -> dict[str, float]:
+    """A feature's share: its family's share split over the family's features in proportion
+    to their mean positive credit, so that the features of a family add up to its share."""
+    families = credit_shares(credit)
+    positive = credit.feature_probability().clip(lower=0).mean()
+    out: dict[str, float] = {}
+    for fam, share in families.items():
+        feats = [f for f, owner in credit.family_of().items() if owner == fam]
+        total = positive[feats].sum()
+        for f in feats:
+            out[f] = share * positive[f] / total if total > 0 else 0.0
+    return out
+
+
+def feature_drivers(expl: ExplanationData, credit: DriverCredit | None = None) -> pd.DataFrame:
+    """One row per feature: family, feature, mean_abs_shap, share, direction, shap_share.
+
+    ``shap_share`` is the feature's share of the total mean |SHAP| (plain TreeSHAP).
+    ``share`` is its driver-credit share (:func:`credit_shares`, split over the family's
+    features; empty for context and held features, which credit keeps as they are), or the
+    SHAP share when no ``credit`` is given. Sorted by share, then mean_abs_shap (both
+    descending), then feature name. Shares are NaN when nothing can be shared.
     """
     mean_abs = (
         np.abs(expl.values).mean(axis=0) if len(expl.values) else np.zeros(len(expl.features))
     )
     total = mean_abs.sum()
+    shap_share = mean_abs / total if total > 0 else np.full(len(mean_abs), np.nan)
+    if credit is None:
+        share = shap_share
+    else:
+        shares = _credit_feature_shares(credit)
+        share = np.array([shares.get(f, np.nan) for f in expl.features], dtype=float)
     frame = pd.DataFrame(
         {
             "family": [expl.families[f] for f in expl.features],
             "feature": expl.features,
             "mean_abs_shap": mean_abs,
-            "share": mean_abs / total if total > 0 else np.nan,
+            "share": share,
             "direction": [
                 _direction(expl.data[f], expl.values[:, i], f in expl.categorical)
                 for i, f in enumerate(expl.features)
             ],
+            "shap_share": shap_share,
         }
     )
-    frame = frame.sort_values(["mean_abs_shap", "feature"], ascending=[False, True], kind="stable")
+    frame = frame.sort_values(
+        ["share", "mean_abs_shap", "feature"],
+        ascending=[False, False, True],
+        kind="stable",
+        na_position="last",
+    )
     return frame.reset_index(drop=True)
 
 
 def family_shares(drivers: pd.DataFrame) -> dict[str, float]:
-    """Each family's share of the total mean |SHAP| (adds up to 1), largest first.
-
-    Empty when the model has no effect (no share can be defined).
-    """
+    """Each family's share of the total mean |SHAP| (plain TreeSHAP; adds up to 1), largest
+    first. Empty when the model has no effect (no share can be defined)."""
     sums = drivers.groupby("family")["mean_abs_shap"].sum()
     total = sums.sum()
     if not total > 0:
@@ -145,11 +192,20 @@ def family_shares(drivers: pd.DataFrame) -> dict[str, float]:
     return {str(k): float(v) for k, v in shares.items()}
 
 
-def segment_shares(expl: ExplanationData, segments: pd.Series | np.ndarray) -> pd.DataFrame:
-    """Family shares within each segment: columns segment, family, share (sums to 1 each)."""
+def segment_shares(
+    source: ExplanationData | DriverCredit, segments: pd.Series | np.ndarray
+) -> pd.DataFrame:
+    """Family shares within each segment: columns segment, family, share (sums to 1 each).
+
+    From driver credit (the mean positive credit in probability per family) or, given an
+    :class:`ExplanationData`, from plain SHAP (the mean |SHAP| per family).
+    """
     seg = pd.Series(np.asarray(segments)).astype("string").fillna("(missing)").to_numpy()
-    abs_vals = pd.DataFrame(np.abs(expl.values), columns=expl.features)
-    fam = abs_vals.T.groupby([expl.families[f] for f in expl.features]).sum().T
+    if isinstance(source, DriverCredit):
+        fam = source.family_probability().clip(lower=0)
+    else:
+        abs_vals = pd.DataFrame(np.abs(source.values), columns=source.features)
+        fam = abs_vals.T.groupby([source.families[f] for f in source.features]).sum().T
     per = fam.groupby(seg).mean()
     per = per.div(per.sum(axis=1).replace(0, np.nan), axis=0)
     out = per.rename_axis(index="segment", columns="family").stack().rename("share")
@@ -157,32 +213,55 @@ def segment_shares(expl: ExplanationData, segments: pd.Series | np.ndarray) -> p
     return out.reset_index(drop=True)
 
 
-def customer_reasons(expl: ExplanationData, k: int = 3) -> pd.DataFrame:
-    """Top ``k`` reasons raising each customer's risk, in plain words, plus an action.
+def risk_points(probability: float) -> str:
+    """A rise of churn probability in percentage points: '+4.1 pp', '+0.04 pp', '+<0.01 pp'."""
+    points = 100.0 * probability
+    if points >= 0.1:
+        return f"+{points:.1f} pp"
+    return f"+{points:.2f} pp" if points >= 0.01 else "+<0.01 pp"
 
-    For each row: ``reason_1..k`` ("3 support tickets still open (+0.42 log-odds)"; empty
-    when fewer than k features raise the risk), ``feature_1``, ``family_1`` and ``action``
-    (what to do about the family of the first reason). Rows align with ``expl``.
+
+def customer_reasons(
+    credit: DriverCredit, data: pd.DataFrame, k: int = 3, specs: dict | None = None
+) -> pd.DataFrame:
+    """Up to ``k`` fixable reasons raising each customer's risk, in plain words, and an action.
+
+    ``reason_j`` stands for the family with the j-th most credit: its feature with the most
+    credit, in words, and how much the family raises the churn probability, which is what
+    fixing it would remove ("3 support ticket(s) still open (support +4.1 pp)"). One reason per
+    family, so each points at a different team's lever and the reasons come in decreasing
+    order; only families whose credit is positive (else empty). ``feature_1`` and
+    ``family_1`` are those of the first reason and ``action`` what to do about its family.
+    ``data`` holds the feature values (rows align with ``credit``); ``specs`` the registry
+    entries of features named after the data's own columns (``ExplanationData.specs``).
     """
-    n, f = expl.values.shape
-    kk = min(k, f)
-    top = np.argsort(-expl.values, axis=1, kind="stable")[:, :kk] if n else np.zeros((0, kk), int)
+    specs = specs or {}
+    fam = credit.family.to_numpy()
+    n, f = fam.shape
+    names = list(credit.family.columns)
+    feature_names = list(credit.feature.columns)
+    owner = credit.family_of()
+    members = [[i for i, ft in enumerate(feature_names) if owner[ft] == name] for name in names]
+    feat = credit.feature.to_numpy()
+    points = credit.family_probability().to_numpy()
+    rank = np.argsort(-fam, axis=1, kind="stable") if n and f else np.zeros((n, 0), int)
     out: dict[str, list] = {f"reason_{j + 1}": [""] * n for j in range(k)}
-    out["feature_1"] = [""] * n
-    out["family_1"] = [""] * n
-    out["action"] = [""] * n
-    columns = {feat: expl.data[feat].to_numpy(object) for feat in expl.features}
-    for j in range(kk):
-        idx = top[:, j]
-        contrib = expl.values[np.arange(n), idx]
+    out |= {"feature_1": [""] * n, "family_1": [""] * n, "action": [""] * n}
+    columns = {name: data[name].to_numpy(object) for name in feature_names if name in data}
+    for j in range(min(k, f)):
         texts = out[f"reason_{j + 1}"]
-        for row in np.flatnonzero(contrib > 0):
-            feat = expl.features[idx[row]]
-            words = reason_text(feat, columns[feat][row], expl.specs.get(feat))
-            texts[row] = f"{words} (+{contrib[row]:.2f} log-odds)"
-            if j == 0:
-                family = expl.families[feat]
-                out["feature_1"][row] = feat
-                out["family_1"][row] = family
-                out["action"][row] = driver_family(family).action
+        for a, cols in enumerate(members):
+            rows = np.flatnonzero((rank[:, j] == a) & (fam[np.arange(n), a] > 0))
+            if not len(rows):
+                continue
+            best = np.asarray(cols)[np.argmax(feat[np.ix_(rows, cols)], axis=1)]
+            title = driver_family(names[a]).title
+            for row, col in zip(rows, best, strict=True):
+                name = feature_names[col]
+                words = reason_text(name, columns[name][row], specs.get(name))
+                texts[row] = f"{words} ({title} {risk_points(points[row, a])})"
+                if j == 0:
+                    out["feature_1"][row] = name
+                    out["family_1"][row] = names[a]
+                    out["action"][row] = driver_family(names[a]).action
     return pd.DataFrame(out)

@@ -31,7 +31,8 @@ from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
 from churnlab.model import metrics as mx
 from churnlab.model.booster import ChurnModel
-from churnlab.model.explain import customer_reasons, explain
+from churnlab.model.credit import table_credit
+from churnlab.model.explain import customer_reasons
 from churnlab.model.uplift import (
     Randomized,
     UpliftModel,
@@ -249,8 +250,8 @@ def main_reasons(model: ChurnModel, table: FeatureTable, outcomes: pd.DataFrame)
     """The driver family of each outcome row's main reason, point in time.
 
     The features are those of the snapshot before the action (which cannot see it); the
-    family is that of the first SHAP reason (:func:`~churnlab.model.explain.customer_reasons`)
-    under ``model``. The report passes the untreated baseline (:func:`fit_baseline`): trained
+    family is that of the first reason (:func:`~churnlab.model.explain.customer_reasons`: the
+    family whose fix would remove the most risk, by driver credit) under ``model``. The report passes the untreated baseline (:func:`fit_baseline`): trained
     without any row whose label window holds an action, it has seen no outcome of any of
     these experiments, so the grouping cannot depend on what the actions did (docs/actions.md
     says why not the model of each month, nor the forward model). ``(none)`` when no feature
@@ -259,7 +260,9 @@ def main_reasons(model: ChurnModel, table: FeatureTable, outcomes: pd.DataFrame)
     have, rows = feature_rows(table, outcomes)
     found = np.full(len(outcomes), NEW_CUSTOMER, dtype=object)
     if have.any():
-        reasons = customer_reasons(explain(model, rows))["family_1"].replace("", NO_REASON)
+        credit = table_credit(model, rows, seed=model.seed)
+        first = customer_reasons(credit, rows.frame)["family_1"]
+        reasons = first.replace("", NO_REASON)
         found[have] = reasons.to_numpy(object)
     return pd.Series(found, index=outcomes.index, name="family")
 

@@ -18,7 +18,9 @@ Two entry points, one result type:
 
 Every model comes from :mod:`churnlab.model.backtest` (the one backtest, under one row budget,
 ``max_train_rows``; None = all). SHAP values are computed once, for every scored customer, and
-reused for drivers, family and segment shares, reasons and plots.
+reused for plain-SHAP shares, directions and plots; the default driver shares, segment shares,
+reasons and actions come from driver credit (:mod:`churnlab.model.credit`: what fixing each
+actionable family would remove, with who the customer is held as it is), computed once too.
 
 When history is too short for a backtest, or the backtest month has one outcome only, the
 backtest values are None and ``metrics['notes']`` says why in words.
@@ -45,8 +47,10 @@ from churnlab.model.backtest import (
     fit_history,
     oof_backtest,
 )
+from churnlab.model.credit import DriverCredit, table_credit
 from churnlab.model.explain import (
     ExplanationData,
+    credit_shares,
     customer_reasons,
     explain,
     family_shares,
@@ -65,6 +69,7 @@ class AnalysisResult:
     ``metrics`` is what goes to metrics.json; ``drivers`` and ``scores`` go to drivers.csv and
     scores.csv. ``campaign`` is the expected profit of contacting the top-k scored customers
     (forward), ``calibration`` and ``gains`` are the backtest's tables (empty without one).
+    ``credit`` is the scored customers' driver credit (None only for results built by hand).
     """
 
     metrics: dict
@@ -80,6 +85,7 @@ class AnalysisResult:
     campaign: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: time to churn (report/survival.py), None when not computed
     survival: SurvivalResult | None = None
+    credit: DriverCredit | None = None
 
 
 def _forward_model(
@@ -132,6 +138,7 @@ def _scores(
     table: FeatureTable,
     expl: ExplanationData,
     model: ChurnModel,
+    reasons: pd.DataFrame,
     survival: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     prob = model.calibrator_(expl.margin)
@@ -143,7 +150,7 @@ def _scores(
     frame["value"] = value
     # expected monthly revenue lost if nothing is done: probability x monthly amount
     frame["expected_revenue_at_risk"] = prob * value
-    frame = pd.concat([frame, customer_reasons(expl)], axis=1)
+    frame = pd.concat([frame, reasons], axis=1)
     if survival is not None:  # retention ahead (report/survival.py), rows as in expl
         frame = pd.concat([frame, survival.reset_index(drop=True)], axis=1)
     frame["_margin"] = expl.margin
@@ -165,25 +172,54 @@ class _Drivers:
     """The forward model's explanation of the scored rows, in the shapes the report uses."""
 
     shap: ExplanationData
+    credit: DriverCredit
     drivers: pd.DataFrame
+    #: driver-credit family shares (the default) and plain TreeSHAP ones
     shares: dict[str, float]
+    shap_shares: dict[str, float]
     segment_shares: pd.DataFrame
+    reasons: pd.DataFrame
 
 
 def _explain_scored(
     table: FeatureTable, scored: FeatureTable, model: ChurnModel, notes: list[str]
 ) -> _Drivers:
-    """SHAP values of every scored customer, once, and the drivers derived from them."""
+    """SHAP values and driver credit of every scored customer, once, and what derives from
+    them: drivers, shares (credit and plain SHAP), segment shares, reasons."""
     expl = explain(model, scored)
-    drivers = feature_drivers(expl)
-    shares = family_shares(drivers)
-    if not shares:
+    credit = table_credit(model, scored, seed=model.seed)
+    drivers = feature_drivers(expl, credit)
+    shap_shares = family_shares(drivers)
+    shares = credit_shares(credit)
+    if not shap_shares:
         notes.append("The model found no signal: every SHAP value is zero, so no driver shares.")
+    elif not shares:
+        notes.append(
+            "No fixable driver raises any customer's risk above its healthy level, so there "
+            "are no driver shares; metrics.json keeps the plain SHAP shares (shap_shares)."
+        )
     if table.segment_col and table.segment_col in scored.frame:
-        seg = segment_shares(expl, scored.frame[table.segment_col])
+        seg = segment_shares(credit, scored.frame[table.segment_col])
     else:
         seg = pd.DataFrame(columns=["segment", "family", "share"])
-    return _Drivers(expl, drivers, shares, seg)
+    reasons = customer_reasons(credit, expl.data, specs=expl.specs)
+    return _Drivers(expl, credit, drivers, shares, shap_shares, seg, reasons)
+
+
+def _credit_summary(credit: DriverCredit) -> dict:
+    """metrics.json's ``baseline_risk``: the mean churn probability as it is and with every
+    fixable driver fixed (who the customers are held as it is), and what was held."""
+    ref = credit.reference
+    return {
+        "mean_churn_probability": float(np.mean(credit.probability))
+        if len(credit.margin)
+        else None,
+        "all_drivers_fixed": (
+            float(np.mean(credit.baseline_probability)) if len(credit.margin) else None
+        ),
+        "context_families": list(ref.context),
+        "held_features": list(ref.held),
+    }
 
 
 def _forward_campaign(scores: pd.DataFrame, table: FeatureTable) -> pd.DataFrame:
@@ -213,13 +249,16 @@ def _finish(
     """Explain and score the scored rows, measure the backtest, and assemble the result."""
     found = _explain_scored(table, scored, model, notes)
     columns = survival.scores if survival is not None and len(survival.scores) else None
-    scores, _ = _scores(scored, found.shap, model, columns)
+    scores, _ = _scores(scored, found.shap, model, found.reasons, columns)
     campaign = _forward_campaign(scores, table)
     block, tables = _backtest_block(bt, notes)
     metrics = {
         **head,
         "backtest": block,
         "driver_shares": found.shares,
+        "shap_shares": found.shap_shares,
+        "baseline_risk": _credit_summary(found.credit),
+        "healthy_levels": found.credit.reference.levels(),
         "best_k": mx.best_k(campaign),
         "backtest_best_k": _realized_campaign(bt),
         "calibration": tables["calibration"].to_dict("records") if tables else [],
@@ -242,6 +281,7 @@ def _finish(
         gains=tables.get("gains", pd.DataFrame()),
         campaign=campaign,
         survival=survival,
+        credit=found.credit,
     )
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 
 from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
-from churnlab.model.explain import explain, family_shares, feature_drivers
+from churnlab.model.credit import Reference, table_credit
+from churnlab.model.explain import credit_shares
 
 
 def training_snapshots(table: FeatureTable, month: str, horizon: int = 1) -> list[str]:
@@ -31,15 +32,23 @@ PREVIOUS_SAMPLE = 5_000
 
 
 def previous_month_shares(
-    model, table: FeatureTable, month: str, max_rows: int = PREVIOUS_SAMPLE, seed: int = 0
+    model,
+    table: FeatureTable,
+    month: str,
+    max_rows: int = PREVIOUS_SAMPLE,
+    seed: int = 0,
+    reference: Reference | None = None,
 ) -> dict[str, float]:
-    """Family shares of the same forward model on last month's snapshot ({} without one).
+    """Driver-credit family shares of the same forward model on last month's snapshot ({}
+    without one), comparable with ``metrics['driver_shares']``.
 
     The report's "change vs previous month" holds the model fixed and explains the customers
     of M-1 with it: a difference then says that the customer base's drivers moved (more open
     tickets, more expired discounts), not that a retrained model weighs things differently.
-    Above ``max_rows`` customers a seeded random sample of that size is explained
-    (benchmarks/RESULTS.md, "SHAP", says how close a sample's shares are).
+    With ``reference`` (this month's, ``result.credit.reference``) the healthy levels are held
+    fixed too; without, they come from last month's customers. Above ``max_rows`` customers a
+    seeded random sample of that size is explained (benchmarks/RESULTS.md, "SHAP", says how
+    close a sample's shares are).
     """
     previous = shift_month(month, -1)
     if previous not in table.snapshots:
@@ -50,7 +59,7 @@ def previous_month_shares(
         mask = np.zeros(len(rows.frame), dtype=bool)
         mask[keep] = True
         rows = rows.subset(pd.Series(mask, index=rows.frame.index))
-    return family_shares(feature_drivers(explain(model, rows)))
+    return credit_shares(table_credit(model, rows, reference=reference, seed=seed))
 
 
 def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> pd.DataFrame:

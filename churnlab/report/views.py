@@ -31,6 +31,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from churnlab.core.families import family as driver_family
+from churnlab.core.families import ordered
 from churnlab.core.months import parse_month
 from churnlab.features.registry import feature_label
 
@@ -482,3 +483,28 @@ def experiment_summary_table(summary: pd.DataFrame) -> HTML:
     )
     kinds = {"ROC-AUC (mean)": "auc", "Spread over seeds (sd)": "auc", "PR-AUC (mean)": "auc"}
     return table(shown, kinds | {"Runs": "count"})
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def credit_explainer(metrics: Mapping) -> HTML:
+    """Two sentences for the report's drivers section: what the default driver shares mean
+    and why they differ from plain SHAP, with this month's baseline risk (metrics.json)."""
+    base = metrics.get("baseline_risk") or {}
+    context = ", ".join(driver_family(f).title for f in ordered(base.get("context_families", [])))
+    fixable = ", ".join(driver_family(f).title for f in ordered(metrics.get("driver_shares", {})))
+    return text(
+        "Each driver family's share is its part of the churn risk that fixing the drivers would "
+        "remove: every customer's risk is compared with their own once the fixable drivers "
+        "({fixable}) are at healthy levels and who they are ({context}) stays as it is, which "
+        "would bring the mean churn probability from {actual} down to {fixed}. Plain SHAP "
+        "splits an effect that exists only for some customers (a poor onboarding, which "
+        "matters for new ones) between the driver and the profile, so tenure gets credit that "
+        "no team can act on; those shares stay in metrics.json as <code>shap_shares</code>.",
+        fixable=fixable or "none",
+        context=context or "nothing",
+        actual=_percent(base.get("mean_churn_probability")),
+        fixed=_percent(base.get("all_drivers_fixed")),
+    )

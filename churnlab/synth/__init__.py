@@ -4,7 +4,9 @@
 ground truth: for every customer and monthly snapshot, the true probability of churning in
 the next month and each driver family's contribution to its log-odds, computed only from
 data dated before the snapshot's cutoff. :func:`synthesize` writes the same data to a folder
-in chunks; :func:`write_world` writes a world held in memory.
+in chunks; :func:`write_world` writes a world held in memory. :mod:`churnlab.synth.truth`
+reads the truth back: each customer's true main fixable cause and how often a report's first
+reason names it.
 """
 
 from churnlab.synth.params import FAMILIES, HAZARD, Hazard

@@ -63,6 +63,9 @@ class Feature:
     requires: tuple[str, ...] = ()
     #: for flags: the phrase when the flag is 0 (``template`` says the flag is 1)
     template_no: str = ""
+    #: driver credit keeps it at the customer's value although its family is actionable: it
+    #: mostly stands for who the customer is (docs/definitions.md, "Driver credit")
+    held: bool = False
 
 
 class Schema(dict):
@@ -159,6 +162,7 @@ def _expand(pattern: Feature, col: str, part: str, index: int, kind: str, ident:
         description=pattern.description.format(col=col),
         template=pattern.template.format(col=col),
         requires=pattern.requires,
+        held=pattern.held,
     )
 
 

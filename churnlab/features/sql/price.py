@@ -96,6 +96,9 @@ PRICE = Family(
             "currency/month",
             "amount charged for the latest billing period that started before the cutoff",
             "pays {value:,.2f} per period",
+            # the absolute amount is mostly the plan the customer chose (context); what a
+            # team can change shows in the amount vs the plan and in the price changes
+            held=True,
         ),
         Feature(
             "price_pct_change_3m",
