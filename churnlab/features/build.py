@@ -37,16 +37,8 @@ def dataset_schema(dataset: Dataset) -> Schema:
     columns, as the contract says other usage columns are ignored.
     """
     schema: Schema = {}
-    for name, frame in dataset.tables.items():
-        kinds = {}
-        for col in frame.columns:
-            series = frame[col]
-            if pd.api.types.is_datetime64_any_dtype(series):
-                kinds[col] = "date"
-            elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-                kinds[col] = "number"
-            else:
-                kinds[col] = "text"
+    for name in dataset.tables:
+        kinds = dataset.columns(name)
         if name == "usage":
             keep = {"customer_id", "date", *dataset.usage_columns}
             kinds = {c: k for c, k in kinds.items() if c in keep}

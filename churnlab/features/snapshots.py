@@ -53,7 +53,7 @@ def default_months(dataset: Dataset) -> list[str]:
 
     A month is complete when its last day is on or before ``dataset.data_end``.
     """
-    first = month_of(dataset.customers["signup_date"].min())
+    first = month_of(dataset.first_signup)
     last = shift_month(month_of(dataset.data_end.normalize() + pd.Timedelta(days=1)), -1)
     months = month_range(first, last)
     if not months:
@@ -84,7 +84,7 @@ def check_arguments(
     wanted = sorted({parse_month(m) for m in months})
     if not wanted:
         raise ChurnlabError("No snapshot months were given; give at least one month (YYYY-MM).")
-    first = month_of(dataset.customers["signup_date"].min())
+    first = month_of(dataset.first_signup)
     last = month_of(dataset.data_end)
     outside = [m for m in wanted if m < first or m > last]
     if outside:
@@ -123,11 +123,8 @@ def open_engine(
     of every snapshot with its label, ``rid`` numbering the rows in snapshot-then-customer
     order. Arguments must have passed :func:`check_arguments`.
     """
-    con = duckdb.connect()
-    # insertion order of intermediate results does not matter: every result is sorted at the end
-    con.execute("SET preserve_insertion_order = false")
-    for name, frame in dataset.tables.items():
-        con.register(name, frame)
+    # memory-bounded, spilling (core.engine); every result is put in order at the end
+    con = dataset.connect()
     con.register("snaps_frame", snapshots_frame(dataset, months, definition.horizon))
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
     sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL

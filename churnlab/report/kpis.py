@@ -45,7 +45,7 @@ def latest_complete_month(dataset: Dataset) -> str:
 
 def first_month(dataset: Dataset) -> str:
     """The month of the earliest signup (the first snapshot that can have a population)."""
-    return month_of(dataset.customers["signup_date"].min())
+    return month_of(dataset.first_signup)
 
 
 def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
