@@ -12,18 +12,23 @@ family off: the feature table then simply has no columns of that family.
 from __future__ import annotations
 
 import logging
-import time
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
+from churnlab.core.engine import sql_literal
+from churnlab.core.errors import ChurnlabError
+from churnlab.core.progress import stage
 from churnlab.features.snapshots import check_arguments, open_engine
-from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query
+from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query, quote
 from churnlab.features.sql.profile import attribute_names
 from churnlab.features.table import FeatureTable
 
@@ -52,10 +57,20 @@ def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
     return [(family, family.available(schema)) for family in FAMILIES if family.table in schema]
 
 
+#: the engines that compute features: DuckDB here, Spark through churnlab.features.spark
+ENGINES = ("duckdb", "spark")
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ChurnlabError(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
+
+
 def build_feature_table(
     dataset: Dataset,
     months: Sequence[str] | None = None,
     definition: ChurnDefinition = DEFAULT_CHURN,
+    engine: str = "duckdb",
 ) -> FeatureTable:
     """Point-in-time features of every snapshot's population, with labels.
 
@@ -66,37 +81,65 @@ def build_feature_table(
     snapshot then customer. ``value_col`` is ``price_amount`` when there is billing,
     ``segment_col`` is ``profile_segment`` when customers have a segment. Feature values use
     only rows dated before each snapshot's cutoff; a missing table turns its family off.
+    ``engine='spark'`` computes the same SQL on Spark (:mod:`churnlab.features.spark`).
     """
+    _check_engine(engine)
     months = check_arguments(dataset, months, definition)
-    schema = dataset_schema(dataset)
     plan = feature_plan(dataset)
-    started = time.perf_counter()
-    con = open_engine(dataset, months, definition)
-    log.debug("population and labels: %.2f s", time.perf_counter() - started)
+    if engine == "spark":
+        with tempfile.TemporaryDirectory(prefix="churnlab-features-") as tmp:
+            out = write_feature_table(
+                dataset, Path(tmp) / "features.parquet", months, definition, engine
+            )
+            with stage("features: loading the Spark result"):
+                arrow = pq.read_table(out)
+            return _feature_table(dataset, plan, arrow, months, definition)
+    schema = dataset_schema(dataset)
+    with stage("features: population and labels"):
+        con = open_engine(dataset, months, definition)
     try:
         keys = _fetch_in_order(con, "SELECT rid, customer_id, snapshot, churned FROM pop")
         n = keys.num_rows
-        numeric = [(fam, f) for fam, feats in plan for f in feats if f.unit != "category"]
+        numeric = [f for _, feats in plan for f in feats if f.unit != "category"]
         # numbers go straight into one column-major float64 block: the frame then holds
         # them as a single block, without a copy per column or a consolidation copy
         block = np.empty((n, len(numeric)), dtype="float64", order="F")
-        position = {f.name: k for k, (_, f) in enumerate(numeric)}
+        position = {f.name: k for k, f in enumerate(numeric)}
         text: dict[str, pd.Series] = {}
         for family, features in plan:
             if not features:
                 continue
-            started = time.perf_counter()
-            result = _fetch_in_order(con, family_query(family, schema, features))
-            for feature in features:
-                col = result.column(feature.name)
-                if feature.unit == "category":
-                    text[feature.name] = col.to_pandas().astype("string")
-                else:
-                    block[:, position[feature.name]] = col.to_numpy()
-            del result  # free it before the next family's query runs (peak memory)
-            log.debug("family %s: %.2f s", family.name, time.perf_counter() - started)
+            with stage(f"features: {family.name}"):
+                result = _fetch_in_order(con, family_query(family, schema, features))
+                for feature in features:
+                    col = result.column(feature.name)
+                    if feature.unit == "category":
+                        text[feature.name] = col.to_pandas().astype("string")
+                    else:
+                        block[:, position[feature.name]] = col.to_numpy()
+                del result  # free it before the next family's query runs (peak memory)
     finally:
         con.close()
+    return _assemble(dataset, plan, keys, block, list(position), text, months, definition)
+
+
+def _feature_table(dataset, plan, arrow: pa.Table, months, definition) -> FeatureTable:
+    """A feature table from a written result (customer_id, snapshot, churned, features)."""
+    numeric = [f.name for _, feats in plan for f in feats if f.unit != "category"]
+    block = np.empty((arrow.num_rows, len(numeric)), dtype="float64", order="F")
+    for k, name in enumerate(numeric):
+        block[:, k] = arrow.column(name).to_numpy(zero_copy_only=False)
+    text = {
+        f.name: arrow.column(f.name).to_pandas().astype("string")
+        for _, feats in plan
+        for f in feats
+        if f.unit == "category"
+    }
+    keys = arrow.select(["customer_id", "snapshot", "churned"])
+    return _assemble(dataset, plan, keys, block, numeric, text, months, definition)
+
+
+def _assemble(dataset, plan, keys, block, numeric, text, months, definition) -> FeatureTable:
     frame = pd.concat(
         [
             pd.DataFrame(
@@ -106,15 +149,15 @@ def build_feature_table(
                     "churned": keys.column("churned").to_pandas().astype("Int8"),
                 }
             ),
-            pd.DataFrame(block, columns=list(position), copy=False),
+            pd.DataFrame(block, columns=numeric, copy=False),
             pd.DataFrame(text),
         ],
         axis=1,
     )
     # numeric features first, then categories: the frame's column order
-    families = {f.name: fam.name for fam, f in numeric}
+    families = {f.name: fam.name for fam, feats in plan for f in feats if f.unit != "category"}
     families |= {f.name: fam.name for fam, feats in plan for f in feats if f.name in text}
-    segment = "profile_" + attribute_names(schema).get("segment", "")
+    segment = "profile_" + attribute_names(dataset_schema(dataset)).get("segment", "")
     return FeatureTable(
         frame=frame,
         families=families,
@@ -126,6 +169,57 @@ def build_feature_table(
         definition=definition,
         meta={"months": list(months)},
     )
+
+
+def feature_columns(plan: list[tuple[Family, list[Feature]]]) -> list[str]:
+    """The feature columns of a written feature table: numbers first, then categories."""
+    numeric = [f.name for _, feats in plan for f in feats if f.unit != "category"]
+    return numeric + [f.name for _, feats in plan for f in feats if f.unit == "category"]
+
+
+def write_feature_table(
+    dataset: Dataset,
+    out: str | Path,
+    months: Sequence[str] | None = None,
+    definition: ChurnDefinition = DEFAULT_CHURN,
+    engine: str = "duckdb",
+) -> Path:
+    """Write the feature table :func:`build_feature_table` would make to ``out`` as Parquet.
+
+    Nothing passes through pandas: DuckDB (or Spark, ``engine='spark'``) computes every
+    family and writes the result, sorted by snapshot then customer, with the columns
+    ``customer_id, snapshot, churned`` and the features (numbers as DOUBLE, categories as
+    text, missing values as nulls). DuckDB writes one file; Spark writes a folder of part
+    files, as Spark does. Returns ``out``.
+    """
+    _check_engine(engine)
+    out = Path(out)
+    months = check_arguments(dataset, months, definition)
+    plan = [(fam, feats) for fam, feats in feature_plan(dataset) if feats]
+    if engine == "spark":
+        from churnlab.features.spark import write_with_spark
+
+        return write_with_spark(dataset, out, months, definition, plan)
+    schema = dataset_schema(dataset)
+    with stage("features: population and labels"):
+        con = open_engine(dataset, months, definition)
+    try:
+        for i, (family, features) in enumerate(plan):
+            with stage(f"features: {family.name}"):
+                con.execute(f"CREATE TEMP TABLE fam{i} AS {family_query(family, schema, features)}")
+        joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
+        cols = ", ".join(quote(c) for c in feature_columns(plan))
+        select = (
+            f"SELECT customer_id, snapshot, churned{', ' if cols else ''}{cols} FROM pop{joins}"
+        )
+        with stage(f"features: writing {out}"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY ({select} ORDER BY rid) TO {sql_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
+            )
+    finally:
+        con.close()
+    return out
 
 
 def _fetch_in_order(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

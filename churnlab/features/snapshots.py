@@ -114,6 +114,31 @@ def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd
     )
 
 
+#: days before the first cutoff the calendar starts (the longest feature window)
+CALENDAR_LEAD_DAYS = 90
+
+
+def calendar_frame(snaps: pd.DataFrame) -> pd.DataFrame:
+    """The ``days`` table: every day from 90 days before the first cutoff to the last cutoff.
+
+    Feature SQL takes its calendars (days, month starts) from it instead of generating series,
+    which engines spell and count differently (features.sql.core).
+    """
+    first = snaps["cutoff"].min() - pd.Timedelta(days=CALENDAR_LEAD_DAYS)
+    days = pd.date_range(first, snaps["cutoff"].max(), freq="D")
+    return pd.DataFrame({"day": days.astype("datetime64[us]")})
+
+
+def population_sql(definition: ChurnDefinition) -> str:
+    """The SQL of ``pop``: each snapshot's population and label, numbered by ``rid``."""
+    sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
+    return (
+        "SELECT *, "
+        "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
+        f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
+    )
+
+
 def open_engine(
     dataset: Dataset, months: Sequence[str], definition: ChurnDefinition
 ) -> duckdb.DuckDBPyConnection:
@@ -125,14 +150,12 @@ def open_engine(
     """
     # memory-bounded, spilling (core.engine); every result is put in order at the end
     con = dataset.connect()
-    con.register("snaps_frame", snapshots_frame(dataset, months, definition.horizon))
+    snaps = snapshots_frame(dataset, months, definition.horizon)
+    con.register("snaps_frame", snaps)
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
-    sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
-    con.execute(
-        "CREATE TEMP TABLE pop AS SELECT *, "
-        "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
-        f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
-    )
+    con.register("days_frame", calendar_frame(snaps))
+    con.execute("CREATE TEMP TABLE days AS SELECT * FROM days_frame")
+    con.execute(f"CREATE TEMP TABLE pop AS {population_sql(definition)}")
     return con
 
 

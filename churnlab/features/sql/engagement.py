@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import FOREVER, Family, Feature, Schema, quote, snake
+from churnlab.features.sql.core import DAYS_SINCE, FOREVER, Family, Feature, Schema, quote, snake
 
 
 def _metrics(schema: Schema) -> list[str]:
@@ -51,8 +51,7 @@ def _engagement_base(schema: Schema) -> str:
 ), cal AS (
   -- every day from the earliest window start to the last cutoff, with its bucket's start
   SELECT d.day, e.e AS lo
-  FROM edges e, LATERAL (SELECT unnest(generate_series(e.e, e.next_e - INTERVAL 1 DAY,
-                                                       INTERVAL 1 DAY)) AS day) d
+  FROM edges e JOIN days d ON d.day >= e.e AND d.day < e.next_e
   WHERE e.next_e IS NOT NULL
 ), u AS (
   SELECT u.customer_id, u.date{cols}, coalesce(c.lo, date_trunc('month', u.date)) AS lo
@@ -62,7 +61,7 @@ def _engagement_base(schema: Schema) -> str:
   SELECT u.customer_id, u.lo, {part_sums}
     -- distinct active days of the bucket (at most 31 days long) as bits of a mask: as exact
     -- as count(DISTINCT day) when a day has several rows, without a distinct aggregate
-    bit_count(bit_or(CAST(1 AS BIGINT) << date_diff('day', u.lo, u.date))) AS active,
+    bit_count(bit_or(CAST(1 AS BIGINT) << {DAYS_SINCE.format(since="u.lo", until="u.date")})) AS active,
     max(u.date) AS last_date
   FROM u GROUP BY u.customer_id, u.lo
 ), bmap AS (
@@ -108,7 +107,7 @@ ENGAGEMENT = Family(
         ),
         Feature(
             "engagement_days_since_active",
-            "date_diff('day', a.last_date, p.cutoff)",
+            DAYS_SINCE.format(since="a.last_date", until="p.cutoff"),
             "days",
             "days from the latest usage day to the cutoff (1 = active on the last day; "
             "missing: never active)",
@@ -132,7 +131,9 @@ ENGAGEMENT = Family(
         ),
         Feature(
             "engagement_{col}_trend",
-            "coalesce(a.m{i}_30, 0) / NULLIF(coalesce(a.m{i}_prev, 0), 0)",
+            # decimals divided as doubles: engines round a decimal quotient differently
+            "CAST(coalesce(a.m{i}_30, 0) AS DOUBLE) "
+            "/ NULLIF(CAST(coalesce(a.m{i}_prev, 0) AS DOUBLE), 0)",
             "ratio",
             "{col} in the last 30 days over the 30 days before (missing: none before)",
             "{col} at {{value:.0%}} of the previous 30 days",
