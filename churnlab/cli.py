@@ -45,9 +45,10 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-def _add_churn_options(p: argparse.ArgumentParser) -> None:
+def _add_churn_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument("--horizon", type=_positive_int, default=1, help="label horizon in months")
-    p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+    if seed:
+        p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--churn",
         choices=("cancellation", "inactivity"),
@@ -60,6 +61,22 @@ def _add_churn_options(p: argparse.ArgumentParser) -> None:
         default=30,
         help="with --churn inactivity: active = a usage row in the N days before the cutoff",
     )
+
+
+def _add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="what computes the features: duckdb (default) or spark (churnlab[spark])",
+    )
+
+
+def _months(text: str) -> list[str]:
+    months = [m.strip() for m in text.split(",") if m.strip()]
+    if not months:
+        raise argparse.ArgumentTypeError(f"expected months like 2026-09,2026-10, got {text!r}")
+    return months
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     _add_churn_options(p)
     p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+    _add_engine_option(p)
+
+    p = sub.add_parser("features", help="write the feature table of a dataset as Parquet")
+    p.add_argument("--data", type=Path, required=True, metavar="DIR")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p.add_argument(
+        "--months",
+        type=_months,
+        default=None,
+        metavar="YYYY-MM,...",
+        help="snapshot months (default: every complete month of the data)",
+    )
+    _add_churn_options(p, seed=False)
+    _add_engine_option(p)
+    p.add_argument("--force", action="store_true", help="replace a feature table churnlab wrote")
 
     p = sub.add_parser("explain", help="train and explain on a feature table")
     p.add_argument("--table", type=Path, required=True, metavar="FILE")
@@ -169,8 +201,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
         churn=args.churn,
         inactive_days=args.inactive_days,
         force=args.force,
+        engine=args.engine,
     )
     print(f"Report written: {html}")
+    return 0
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    out = runs.run_features(
+        data=args.data,
+        out=args.out,
+        months=args.months,
+        horizon=args.horizon,
+        churn=args.churn,
+        inactive_days=args.inactive_days,
+        engine=args.engine,
+        force=args.force,
+    )
+    print(f"Feature table written: {out}")
     return 0
 
 
@@ -245,6 +295,7 @@ COMMANDS = {
     "synth": _cmd_synth,
     "validate": _cmd_validate,
     "report": _cmd_report,
+    "features": _cmd_features,
     "explain": _cmd_explain,
     "experiment": _cmd_experiment,
 }

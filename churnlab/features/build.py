@@ -57,6 +57,10 @@ def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
     return [(family, family.available(schema)) for family in FAMILIES if family.table in schema]
 
 
+#: the key of the Parquet metadata (or, for Spark's folder, the file) that marks a feature
+#: table churnlab wrote: ``churnlab features --force`` replaces nothing else
+MARKER_KEY = "churnlab"
+
 #: the engines that compute features: DuckDB here, Spark through churnlab.features.spark
 ENGINES = ("duckdb", "spark")
 
@@ -215,7 +219,8 @@ def write_feature_table(
         with stage(f"features: writing {out}"):
             out.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
-                f"COPY ({select} ORDER BY rid) TO {sql_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY ({select} ORDER BY rid) TO {sql_literal(out)} "
+                f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{MARKER_KEY}: 'feature table'}})"
             )
     finally:
         con.close()

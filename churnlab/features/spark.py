@@ -82,7 +82,7 @@ def write_with_spark(
     plan: list[tuple[Family, list[Feature]]],
 ) -> Path:
     """Compute the feature table with Spark and write it to ``out`` (a folder of Parquet)."""
-    from churnlab.features.build import dataset_schema, feature_columns
+    from churnlab.features.build import MARKER_KEY, dataset_schema, feature_columns
 
     schema = dataset_schema(dataset)
     queries = [(fam.name, to_spark(family_query(fam, schema, feats))) for fam, feats in plan]
@@ -110,6 +110,8 @@ def write_with_spark(
         with stage(f"features: writing {out} (Spark)"):
             ordered = result.orderBy("rid").select(*[_col(c) for c in columns])
             ordered.write.mode("overwrite").parquet(str(out))
+        if out.is_dir():  # a local or mounted folder: mark it as churnlab's
+            (out / f"_{MARKER_KEY.upper()}").write_text("feature table\n", encoding="utf-8")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
