@@ -45,20 +45,33 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except for required options and plain flags."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        default = action.default
+        if action.required or default is None or default is False or default == "":
+            return action.help or ""  # nothing worth showing (a flag, or no default)
+        return super()._get_help_string(action)
+
+
 def _add_churn_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
-    p.add_argument("--horizon", type=_positive_int, default=1, help="label horizon in months")
+    p.add_argument(
+        "--horizon", type=_positive_int, default=1, help="months ahead the model predicts churn"
+    )
     if seed:
-        p.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+        p.add_argument("--seed", type=_int, default=0, help="random seed of the model")
     p.add_argument(
         "--churn",
         choices=("cancellation", "inactivity"),
         default="cancellation",
-        help="churn from churn_date (default) or from inactivity in usage",
+        help="churn from churn_date (cancellation) or from no usage (inactivity)",
     )
     p.add_argument(
         "--inactive-days",
         type=_positive_int,
         default=30,
+        metavar="N",
         help="with --churn inactivity: active = a usage row in the N days before the cutoff",
     )
 
@@ -68,7 +81,7 @@ def _add_engine_option(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("duckdb", "spark"),
         default="duckdb",
-        help="what computes the features: duckdb (default) or spark (churnlab[spark])",
+        help="what computes the features: duckdb, or spark (needs churnlab[spark])",
     )
 
 
@@ -79,40 +92,90 @@ def _months(text: str) -> list[str]:
     return months
 
 
+def _add_currency(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--currency",
+        default="",
+        metavar="CODE",
+        help="currency of the billing amounts, shown with every money figure, e.g. EUR "
+        "(default: none, amounts without a unit)",
+    )
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUT if it is an earlier churnlab run folder (only after the new run "
+        "succeeded)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     parser = _Parser(
         prog="churnlab",
         description="Find out why customers churn and who will churn next.",
+        epilog="Run 'churnlab COMMAND --help' for the options of a command.",
+        formatter_class=_Help,
     )
+    parser.add_argument("--version", action="version", version=f"churnlab {version('churnlab')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="run the monthly report on the embedded demo data")
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="default: runs/demo")
-    p.add_argument("--seed", type=_int, default=0)
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=_Help)
 
-    p = sub.add_parser("synth", help="write a synthetic dataset with its ground truth")
-    p.add_argument("--customers", type=_positive_int, required=True)
-    p.add_argument("--months", type=_positive_int, required=True)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--start", default="2024-11", help="first month, YYYY-MM")
+    p = command("demo", "run the monthly report on the demo data that ships with churnlab")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/demo"), help="output folder (replaced each run)"
+    )
+    p.add_argument("--seed", type=_int, default=0, help="random seed of the model")
+    _add_currency(p)
+
+    p = command("synth", "write a synthetic dataset in the data contract, with its ground truth")
+    p.add_argument(
+        "--customers", type=_positive_int, required=True, metavar="N", help="customers to create"
+    )
+    p.add_argument(
+        "--months",
+        type=_positive_int,
+        required=True,
+        metavar="M",
+        help="months to report on, from --start; a year of history before them is simulated "
+        "too (synth prints the whole span and the months that can be reported)",
+    )
+    p.add_argument("--seed", type=_int, default=0, help="random seed of the world")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    p.add_argument("--start", default="2024-11", metavar="YYYY-MM", help="first reported month")
     p.add_argument("--dominant", choices=FAMILY_ORDER, help="make one driver family dominate")
-    p.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    p.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format")
+    p.add_argument(
+        "--actions",
+        action="store_true",
+        help="also run retention actions with random holdouts (an actions table; docs/actions.md)",
+    )
 
-    p = sub.add_parser("validate", help="check a dataset folder against the data contract")
-    p.add_argument("data", type=Path, metavar="DIR")
+    p = command("validate", "check a dataset folder against the data contract")
+    p.add_argument("data", type=Path, metavar="DIR", help="the dataset folder")
 
-    p = sub.add_parser("report", help="run the monthly report notebook through papermill")
-    p.add_argument("--data", type=Path, required=True, metavar="DIR")
-    p.add_argument("--month", required=True, metavar="YYYY-MM")
-    p.add_argument("--out", type=Path, required=True)
+    p = command("report", "run the monthly report notebook on a dataset")
+    p.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
+    p.add_argument(
+        "--month",
+        required=True,
+        metavar="YYYY-MM",
+        help="report month ('' = the latest complete month of the data)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder")
     _add_churn_options(p)
-    p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+    _add_currency(p)
+    _add_force(p)
     _add_engine_option(p)
 
-    p = sub.add_parser("features", help="write the feature table of a dataset as Parquet")
-    p.add_argument("--data", type=Path, required=True, metavar="DIR")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE")
+    p = command("features", "write the feature table of a dataset as Parquet (no model)")
+    p.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="Parquet file to write")
     p.add_argument(
         "--months",
         type=_months,
@@ -122,36 +185,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_churn_options(p, seed=False)
     _add_engine_option(p)
-    p.add_argument("--force", action="store_true", help="replace a feature table churnlab wrote")
+    p.add_argument(
+        "--force", action="store_true", help="replace OUT if it is a feature table churnlab wrote"
+    )
 
-    p = sub.add_parser("explain", help="train and explain on a feature table")
-    p.add_argument("--table", type=Path, required=True, metavar="FILE")
-    p.add_argument("--id", dest="id_col", required=True, metavar="COL")
-    p.add_argument("--label", dest="label_col", required=True, metavar="COL")
+    p = command("explain", "train and explain the churn model on a feature table")
+    p.add_argument("--table", type=Path, required=True, metavar="FILE", help="CSV or Parquet")
+    p.add_argument("--id", dest="id_col", required=True, metavar="COL", help="the id column")
+    p.add_argument(
+        "--label", dest="label_col", required=True, metavar="COL", help="the churn label column"
+    )
     p.add_argument("--families", type=Path, metavar="FILE", help="YAML: family: [columns]")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--force", action="store_true", help="replace an existing OUT folder")
+    p.add_argument(
+        "--duration",
+        dest="duration_col",
+        metavar="COL",
+        help="time until churn or the end of observation (the label is then the event flag)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder")
+    p.add_argument("--seed", type=_int, default=0, help="random seed of the model")
+    _add_force(p)
 
-    p = sub.add_parser(
-        "experiment", help="compare runs over seeds and parameter sets, and ablate families"
+    p = command(
+        "experiment", "compare models over seeds and parameter sets, and drop one family at a time"
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", type=Path, metavar="DIR", help="a dataset folder")
     src.add_argument("--table", type=Path, metavar="FILE", help="a feature table")
-    p.add_argument("--id", dest="id_col", metavar="COL", help="with --table")
-    p.add_argument("--label", dest="label_col", metavar="COL", help="with --table")
-    p.add_argument("--families", type=Path, metavar="FILE", help="with --table")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--id", dest="id_col", metavar="COL", help="with --table: the id column")
+    p.add_argument("--label", dest="label_col", metavar="COL", help="with --table: the label")
+    p.add_argument("--families", type=Path, metavar="FILE", help="with --table: families YAML")
+    p.add_argument("--out", type=Path, required=True, metavar="OUT", help="output folder")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument(
         "--params",
         default=None,
         metavar="JSON",
-        help="parameter sets to compare, a JSON list such as '[{}, {\"max_depth\": 6}]'",
+        help="parameter sets to compare, a JSON list such as '[{}, {\"max_depth\": 6}]' "
+        "(default: churnlab's model against shallower and deeper trees)",
     )
     p.add_argument("--no-ablation", action="store_true", help="skip the family ablations")
-    p.add_argument("--force", action="store_true")
+    _add_force(p)
+
+    p = command("notebooks", "copy churnlab's notebooks into a folder to open in JupyterLab")
+    p.add_argument("dest", type=Path, metavar="DIR", help="folder to copy them into")
     return parser
 
 
@@ -160,7 +237,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     data = runs.demo_data_dir()
     month = runs.latest_complete_month(data)
-    html = runs.run_report(data=data, month=month, out=args.out, seed=args.seed, force=True)
+    html = runs.run_report(
+        data=data, month=month, out=args.out, seed=args.seed, currency=args.currency, force=True
+    )
     print(f"Demo report for {month}: {html}")
     return 0
 
@@ -176,8 +255,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         start=args.start,
         dominant=args.dominant,
         fmt=args.format,
+        actions=args.actions,
     )
     print(f"Synthetic dataset written to {out}")
+    print(synth.span_text(args.start, args.months))
     return 0
 
 
@@ -200,6 +281,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         seed=args.seed,
         churn=args.churn,
         inactive_days=args.inactive_days,
+        currency=args.currency,
         force=args.force,
         engine=args.engine,
     )
@@ -235,6 +317,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         families=args.families,
         seed=args.seed,
         force=args.force,
+        duration_col=args.duration_col,
     )
     print(f"Explanation written: {html}")
     return 0
@@ -290,6 +373,18 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    written = runs.copy_notebooks(args.dest)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    print(
+        f"Copied {len(written)} notebooks to {args.dest}, pointed at the demo data "
+        f"({runs.demo_data_dir()}). Open them with: {jupyter} lab {args.dest}"
+    )
+    return 0
+
+
 COMMANDS = {
     "demo": _cmd_demo,
     "synth": _cmd_synth,
@@ -298,6 +393,7 @@ COMMANDS = {
     "features": _cmd_features,
     "explain": _cmd_explain,
     "experiment": _cmd_experiment,
+    "notebooks": _cmd_notebooks,
 }
 
 

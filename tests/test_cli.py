@@ -9,6 +9,7 @@ import pytest
 
 from churnlab import cli
 from churnlab.core.errors import ChurnlabError
+from churnlab.runs.resources import NOTEBOOKS
 
 
 def run_main(capsys, *argv: str) -> tuple[int, str, str]:
@@ -78,7 +79,7 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "churnlab.cli", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0
-    for command in ("demo", "synth", "validate", "report", "explain", "experiment"):
+    for command in ("demo", "synth", "validate", "report", "explain", "experiment", "notebooks"):
         assert command in done.stdout
 
 
@@ -108,3 +109,52 @@ def test_experiment_params_reach_the_run(capsys, monkeypatch):
     assert code == 0
     assert seen["param_sets"] == [{}, {"max_depth": 6}]
     assert seen["seeds"] == [3, 4] and seen["ablate"] is False
+
+
+def test_version(capsys):
+    from importlib import metadata
+
+    code, out, _ = run_main(capsys, "--version")
+    assert code == 0 and out.strip() == f"churnlab {metadata.version('churnlab')}"
+
+
+def _options(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((f"{name} {o}", a, sub) for o, a, sub in _options(sub))
+        elif action.option_strings and action.dest not in ("help", "version"):
+            yield action.option_strings[-1], action, parser
+
+
+def test_every_option_has_help_and_shows_its_default():
+    shown = 0
+    for name, action, parser in _options(cli.build_parser()):
+        assert action.help, f"{name} has no help text"
+        text = parser.format_help()
+        default = action.default
+        if not (default is None or default is False or default == "" or action.required):
+            assert f"(default: {default})" in " ".join(text.split()), name
+            shown += 1
+    assert shown >= 10  # seeds, horizons, --out of demo, --start, --format, ...
+
+
+def test_synth_says_which_months_it_wrote_and_which_can_be_reported(capsys, monkeypatch):
+    from churnlab import synth
+
+    monkeypatch.setattr(synth, "synthesize", lambda out, **kw: out)
+    code, out, _ = run_main(capsys, "synth", "--customers", "10", "--months", "18", "--out", "w")
+    assert code == 0
+    # 12 months of simulated history before 2024-11, then the 18 asked for
+    assert "2023-11-01 to 2026-04-30: 30 months" in out
+    assert "Reports can be made for months 2023-12 to 2026-04" in out
+
+
+def test_notebooks_copies_and_names_the_jupyter_command(capsys, tmp_path):
+    code, out, _ = run_main(capsys, "notebooks", str(tmp_path / "nb"))
+    assert code == 0 and "lab " + str(tmp_path / "nb") in out
+    assert len(list((tmp_path / "nb").glob("*.ipynb"))) == len(NOTEBOOKS)
+    code, _, err = run_main(capsys, "notebooks", str(tmp_path / "nb"))
+    assert code == 2 and "does not overwrite" in err

@@ -15,13 +15,48 @@ def tiny() -> Dataset:
     return tiny_dataset()
 
 
-def test_quality_warning():
-    history = pd.DataFrame({"roc_auc": [0.80, 0.84, None]})
-    message = model_quality.quality_warning(history, 0.76)
-    assert message and "0.760" in message and "0.820" in message and "2 backtest" in message
-    assert model_quality.quality_warning(history, 0.78) is None
-    assert model_quality.quality_warning(history, None) is None
-    assert model_quality.quality_warning(pd.DataFrame({"roc_auc": []}), 0.5) is None
+def test_auc_standard_error_by_hand():
+    # Hanley-McNeil for A = 0.8, 10 churners, 40 stayers: Q1 = 0.8/1.2, Q2 = 1.28/1.8
+    q1, q2 = 0.8 / 1.2, 2 * 0.64 / 1.8
+    var = (0.8 * 0.2 + 9 * (q1 - 0.64) + 39 * (q2 - 0.64)) / 400
+    assert model_quality.auc_standard_error(0.8, 10, 40) == pytest.approx(var**0.5)
+    low, high = model_quality.auc_interval(0.8, 10, 40)
+    assert (low, high) == pytest.approx((0.8 - 1.959964 * var**0.5, 0.8 + 1.959964 * var**0.5))
+    assert model_quality.auc_interval(0.99, 400, 4000)[1] <= 1.0
+    assert model_quality.auc_standard_error(None, 10, 40) is None
+    assert model_quality.auc_standard_error(0.7, 0, 40) is None
+
+
+def test_quality_warning_only_beyond_chance():
+    """The issue's case: a 0.062 dip with 87 churners is within chance, no alarm."""
+    history = pd.DataFrame(
+        {"roc_auc": [0.751249, 0.780728, 0.788118, None], "n": [3064, 2957, 2861, 10],
+         "positives": [86, 87, 96, 0]}
+    )  # fmt: skip
+    check = model_quality.quality_check(history, {"roc_auc": 0.7109, "n": 3154, "positives": 87})
+    assert check.months == 3 and check.past_mean == pytest.approx(0.773365)
+    assert check.drop == pytest.approx(0.062465)
+    se_now = model_quality.auc_standard_error(0.7109, 87, 3067)
+    se_past = [model_quality.auc_standard_error(a, p, n - p) for a, n, p in
+               [(0.751249, 3064, 86), (0.780728, 2957, 87), (0.788118, 2861, 96)]]  # fmt: skip
+    limit = 1.959964 * (se_now**2 + sum(s**2 for s in se_past) / 9) ** 0.5
+    assert check.limit == pytest.approx(limit) and limit > 0.06247
+    assert check.warning is None and check.interval[0] < 0.7109 < check.interval[1]
+    assert check.past_range == (0.751249, 0.788118)
+    # the same dip measured on ten times as many churners is beyond chance
+    big = history.assign(n=history["n"] * 10, positives=history["positives"] * 10)
+    warned = model_quality.quality_warning(big, {"roc_auc": 0.7109, "n": 31540, "positives": 870})
+    assert warned and "0.711" in warned and "0.773" in warned and "3 backtest" in warned
+
+
+def test_quality_warning_needs_something_to_compare():
+    history = pd.DataFrame({"roc_auc": [0.80, 0.84]})  # no counts: earlier AUCs taken as exact
+    assert model_quality.quality_warning(history, {"roc_auc": None, "n": 0, "positives": 0}) is None
+    empty = pd.DataFrame(columns=["roc_auc", "n", "positives"])
+    assert model_quality.quality_warning(empty, {"roc_auc": 0.5, "n": 100, "positives": 10}) is None
+    # below the floor MIN_DROP no alarm, however precise
+    huge = {"roc_auc": 0.805, "n": 10**7, "positives": 10**6}
+    assert model_quality.quality_warning(history, huge) is None
 
 
 def test_data_quality_summary(tiny):

@@ -157,7 +157,8 @@ def check(table, feature: str, expected: dict[str, float], month: str = "2025-03
 
 def test_shape_labels_and_metadata(table):
     frame = table.frame
-    assert list(frame.columns[:3]) == ["customer_id", "snapshot", "churned"]
+    keys = ["customer_id", "snapshot", "churned", "months_to_churn", "churn_event"]
+    assert list(frame.columns[:5]) == keys
     assert list(zip(frame.snapshot, frame.customer_id, strict=True)) == [
         ("2025-02", "A"),
         ("2025-02", "C"),
@@ -172,7 +173,8 @@ def test_shape_labels_and_metadata(table):
     assert table.value_col == "price_amount"
     assert table.segment_col == "profile_segment"
     assert table.definition == ChurnDefinition(1, "cancellation", 30)
-    assert table.meta == {"months": ["2025-02", "2025-03"]}
+    assert table.meta["months"] == ["2025-02", "2025-03"]
+    assert set(table.meta["specs"]) == set(table.features)
     assert set(table.families.values()) == {
         "price",
         "support",
@@ -181,7 +183,8 @@ def test_shape_labels_and_metadata(table):
         "voice_of_customer",
         "profile",
     }
-    assert list(table.families) == list(frame.columns[3:])
+    assert list(table.families) == list(frame.columns[5:])  # time to churn is no feature
+    assert (table.duration_col, table.event_col) == ("months_to_churn", "churn_event")
     for name in table.features:
         assert name.startswith(table.families[name].replace("voice_of_customer", "voc") + "_")
         kind = frame[name].dtype

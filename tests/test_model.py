@@ -212,3 +212,25 @@ def test_fit_on_frames_matches_fit_on_tables():
     a = ChurnModel(seed=1).fit(table)
     b = ChurnModel(seed=1).fit((table.frame[features], y))
     assert np.array_equal(a.predict_proba(table), b.predict_proba(table.frame))
+
+
+def test_logistic_baseline_learns_the_logistic_world_with_gaps_and_unseen_levels():
+    from churnlab.model.baseline import logistic_baseline
+
+    table = make_table(seed=4)
+    frame = table.frame.copy()
+    frame.loc[frame.index[::7], "x2"] = np.nan  # missing numbers
+    frame.loc[frame.index[::11], "plan"] = pd.NA  # missing categories
+    frame.loc[(frame["snapshot"] == "2025-06").to_numpy() & (frame.index % 5 == 0), "plan"] = "new"
+    table = FeatureTable(frame, table.families, snapshot_col="snapshot", value_col="amount")
+    train = [f"2025-0{m}" for m in range(1, 6)]
+    p = logistic_baseline(table, train, "2025-06")
+    test = table.at("2025-06").frame
+    assert len(p) == len(test) and np.all((p > 0) & (p < 1))
+    y = test["churned"].astype(int)
+    assert roc_auc_score(y, p) > 0.75  # x1 and x2 carry the signal
+    x1 = test["x1"].to_numpy()
+    assert np.corrcoef(x1, p)[0, 1] > 0.5  # higher x1, higher risk, as in the world
+    single = table.subset(table.frame["churned"].fillna(0) == 0)
+    with pytest.raises(ChurnlabError, match="churners and stayers"):
+        logistic_baseline(single, train, "2025-06")

@@ -39,9 +39,10 @@ RESULTS = ("metrics.json", "drivers.csv", "scores.csv")
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict[str, Path]:
-    """A 700-customer world from 2024-11 (14 months), and a copy cut at MONTH's cutoff."""
+    """A 700-customer world from 2024-11 (14 months) with retention actions, and a copy cut at
+    MONTH's cutoff (so the leakage check covers the actions and time to churn too)."""
     root = tmp_path_factory.mktemp("world")
-    full = write_world(generate(700, 14, seed=3), root / "full")
+    full = write_world(generate(700, 14, seed=3, actions=True), root / "full")
     cut = root / "cut"
     cut.mkdir()
     known = read_dataset(full).as_of(month_cutoff(MONTH))
@@ -179,13 +180,63 @@ def test_report_extras(report_a: Path):
     assert drift["psi"].ge(0).all() and (drift["flagged"] == (drift["psi"] > 0.2)).all()
 
 
+def test_report_measures_the_actions_and_shows_them(report_a: Path):
+    m = json.loads((report_a / "metrics.json").read_text())["actions"]
+    html = (report_a / "report.html").read_text()
+    assert m["last_month"] and m["last_month"] < MONTH
+    last = [e for e in m["effects"] if e["action_month"] == m["last_month"]]
+    overall = [e for e in last if e["breakdown"] == "overall"]
+    assert overall and ">Did last month's actions work?" in html
+    effects = pd.read_csv(report_a / "action_effects.csv")
+    for e in overall:
+        row = effects[
+            (effects["action_month"] == e["action_month"])
+            & (effects["action"] == e["action"])
+            & (effects["breakdown"] == "overall")
+        ].iloc[0]
+        assert row["n_treated"] == e["n_treated"] and row["n_control"] == e["n_control"]
+        if e["n_treated"] and e["n_control"]:
+            rate = e["churned_treated"] / e["n_treated"] - e["churned_control"] / e["n_control"]
+            assert e["effect"] == pytest.approx(rate)
+            assert f"{e['effect'] * 100:+.1f} pp" in html  # the effect table, in points
+    assert "<b>Last month's actions.</b>" in html  # the summary's topic
+
+
+def test_report_time_to_churn(report_a: Path):
+    # this world closes too few 12th months for a 12-month forecast (a note says so): the
+    # report gives 3 and 6 months ahead, and leaves the 12-month figures empty, not invented
+    scores = pd.read_csv(report_a / "scores.csv")
+    p3, p6 = scores["p_retained_3m"], scores["p_retained_6m"]
+    assert p3.between(0, 1).all() and (p3 >= p6).all() and p6.gt(0).all()
+    assert (
+        scores[["p_retained_12m", "expected_months_12m", "expected_revenue_12m"]].isna().all().all()
+    )
+    m = json.loads((report_a / "metrics.json").read_text())
+    assert m["survival"]["scored"]["p_retained_6m"] == pytest.approx(p6.mean(), abs=1e-6)
+    assert m["survival"]["scored"]["expected_revenue_12m"] is None
+    assert any("month(s) ahead only" in n for n in m["notes"])
+    segments = pd.read_csv(report_a / "retention_segments.csv").set_index("segment")
+    assert segments.loc["(all)", "customers"] == len(scores)
+    html = (report_a / "report.html").read_text()
+    share = f"{p6.mean() * 100:.1f}%"
+    assert (
+        f"{share} of the current customers are expected to still be customers in 6 months" in html
+    )
+    assert "How long customers stay" in html
+
+
 def test_report_html_self_contained_without_code(report_a: Path):
     html = (report_a / "report.html").read_text()
     assert network_loads(html) == []
     assert html.count("data:image/png;base64,") >= 8
     assert "check_report_params" not in html and "import " not in html
-    for words in ("Headline KPIs", "Customers at risk", "Feature drift", "Data quality"):
+    for words in ("Summary", "This month", "customers at risk", "Feature drift", "Data quality"):
         assert words in html
+    assert "<title>Churn report October 2025</title>" in html
+    assert 'class="churnlab-summary"' in html and "expected profit" in html
+    assert "No description has been provided" not in html  # every figure has alt text
+    for raw in ("engagement_days_since_active", "mean_abs_shap", "{'", "dtype"):
+        assert raw not in html, raw
 
 
 def test_report_manifest(report_a: Path, world):
@@ -194,6 +245,8 @@ def test_report_manifest(report_a: Path, world):
     names = {f["name"] for f in m["inputs"]["files"]}
     assert {"customers.parquet", "usage.parquet"} <= names
     assert m["notebook"] == "notebooks/report.ipynb"
+    executed = nbformat.read(str(report_a / "report.ipynb"), as_version=4)
+    assert executed.metadata["title"] == "Churn report October 2025"
     assert {o["name"] for o in m["outputs"]} >= {"report.html", *RESULTS}
 
 
@@ -312,8 +365,9 @@ def test_training_notebook(world, tmp_path):
     nb = _executed("training", tmp_path, data=str(world["full"]))
     html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
     assert "Best iteration" in html
-    assert "roc_auc" in html and "train" in html and "validation" in html
-    assert len(_outputs(nb, "image/png")) == 2
+    assert "ROC-AUC" in html and "train" in html and "validation" in html
+    assert "Baseline" in html and "logistic regression" in html
+    assert len(_outputs(nb, "image/png")) == 3  # ROC and PR, calibration, gains
 
 
 def test_experiments_notebook(world, tmp_path):
@@ -330,3 +384,41 @@ def test_experiments_notebook(world, tmp_path):
         assert manifest["run_id"] == run_id and "roc_auc" in manifest
     assert np.isfinite(comparison["roc_auc"]).all()
     assert (out / "report.html").exists() and (out / "manifest.json").exists()
+
+
+def test_time_to_churn_notebook(world, tmp_path):
+    out = tmp_path / "ttc"
+    nb = _executed(
+        "time_to_churn", tmp_path, data=str(world["full"]), month=MONTH, out_dir=str(out)
+    )
+    assert len(_outputs(nb, "image/png")) == 3  # backtest, retention per segment, drivers
+    html = "".join(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
+    assert "Time-to-churn backtest" in html and "revenue at risk over 12 months" in html
+    # 14 months of data: no snapshot has 12 closed months before 2025-10, so the notebook
+    # says so instead of extrapolating
+    assert "month(s) ahead only" in html
+    doc = json.loads((out / "survival.json").read_text())
+    assert doc["available"] and doc["horizons"] < 12 and doc["backtest"]["snapshot"] == "2025-04"
+    segments = pd.read_csv(out / "retention_segments.csv")
+    assert segments["expected_months_12m"].isna().all()  # 12 months are not modelled here
+    assert segments.loc[segments["segment"] == "(all)", "customers"].item() == sum(
+        segments.loc[segments["segment"] != "(all)", "customers"]
+    )
+
+
+def test_explain_with_a_duration(tmp_path):
+    from test_survival import flat_table
+
+    table = flat_table(n=1500)
+    path = tmp_path / "lifetimes.csv"
+    table.frame.to_csv(path, index=False)
+    out = runs.run_explain(path, "id", "churn", tmp_path / "x", duration_col="months").parent
+    m = json.loads((out / "metrics.json").read_text())
+    s = m["survival"]
+    assert s["duration"] == "months" and s["folds"] == 5 and 0.6 < s["concordance"] < 0.9
+    assert set(s["leaks"]) == {"total"} and any(
+        "'total' looks like a copy" in n for n in m["notes"]
+    )
+    assert "total" not in pd.read_csv(out / "drivers.csv")["feature"].tolist()
+    html = (out / "report.html").read_text()
+    assert "Expected lifetime" in html and "Survival model on the duration" in html

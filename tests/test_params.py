@@ -21,6 +21,8 @@ from churnlab.runs.params import check_report_params
         ({"inactive_days": "30d"}, "inactive_days must be a whole number"),
         ({"data": "/no/such/folder"}, "does not exist"),
         ({"engine": "pandas"}, "engine must be one of"),
+        ({"currency": "euros of the realm"}, "short currency name"),
+        ({"currency": 3}, "currency must be a text value"),
     ],
 )
 def test_report_params_rejected(tmp_path, kwargs, words):
@@ -40,5 +42,7 @@ def test_report_params_normalised(tmp_path):
         "inactive_days": 45,
         "out_dir": "",
         "engine": "duckdb",
+        "currency": "",
     }
     assert check_report_params(str(tmp_path), "")["month"] == ""
+    assert check_report_params(str(tmp_path), "", currency=" EUR ")["currency"] == "EUR"

@@ -92,4 +92,6 @@ def test_profit_curve_marks_the_best_k():
     fig = plot_profit(profit)
     ax = fig.axes[0]
     assert np.allclose(ax.lines[0].get_ydata(), [0, 26, 15])
-    assert ax.get_legend().get_texts()[0].get_text() == "best k = 1"
+    assert ax.get_legend().get_texts()[0].get_text() == "best: contact 1"
+    assert ax.get_ylabel() == "expected profit"
+    assert plot_profit(profit, currency="EUR").axes[0].get_ylabel() == "expected profit (EUR)"

@@ -12,7 +12,7 @@ import pytest
 from churnlab.contract import dataset_from_frames
 from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError
-from churnlab.features.snapshots import default_months, snapshot_labels
+from churnlab.features.snapshots import default_months, snapshot_labels, snapshot_times
 
 
 def _customers() -> pd.DataFrame:
@@ -179,3 +179,67 @@ def test_bad_arguments_raise_clear_errors(dataset, kwargs, words):
     months = kwargs.pop("months", ["2025-01"])
     with pytest.raises(ChurnlabError, match=words):
         snapshot_labels(dataset, months, ChurnDefinition(**kwargs))
+
+
+# --- time to churn (docs/time-to-churn.md) ------------------------------------------------
+
+
+def _times(frame: pd.DataFrame, month: str) -> dict[str, tuple]:
+    rows = frame[frame["snapshot"] == month]
+    return {
+        cid: (None if pd.isna(t) else int(t), None if pd.isna(e) else int(e))
+        for cid, t, e in zip(rows.customer_id, rows.months_to_churn, rows.churn_event, strict=True)
+    }
+
+
+def test_time_to_churn_by_hand(dataset):
+    months = ["2024-12", "2025-01", "2025-02", "2025-03", "2025-04"]
+    times = snapshot_times(dataset, months)
+    # data_end 2025-04-15: January, February and March 2025 are the last closed months
+    # 2024-12 (cutoff 01-01, 3 closed months): c4 (02-28) and c5 (02-01) churn in month 2
+    assert _times(times, "2024-12") == {"c4": (2, 1), "c5": (2, 1)}
+    # 2025-01 (cutoff 02-01, 2 closed): c1 leaves 03-01 (month 2), c4 and c5 in February
+    assert _times(times, "2025-01") == {"c1": (2, 1), "c2": (2, 0), "c4": (1, 1), "c5": (1, 1)}
+    # 2025-02 (cutoff 03-01, 1 closed): c1 leaves on the cutoff day, month 1
+    assert _times(times, "2025-02") == {"c1": (1, 1), "c2": (1, 0), "c3": (1, 0)}
+    # 2025-03 (cutoff 04-01): April is not closed on 04-15, nothing is observed yet
+    assert _times(times, "2025-03") == {"c2": (0, 0), "c3": (0, 0)}
+    assert _times(times, "2025-04") == {"c2": (0, 0), "c3": (0, 0), "c6": (0, 0)}
+    assert list(times.columns) == ["customer_id", "snapshot", "months_to_churn", "churn_event"]
+    assert (times["months_to_churn"].dtype, times["churn_event"].dtype) == ("Int16", "Int8")
+
+
+def test_churn_in_a_partly_covered_month_is_censored():
+    customers = pd.concat(
+        [
+            _customers(),
+            pd.DataFrame(
+                {"customer_id": ["c7"], "signup_date": ["2025-01-05"], "churn_date": ["2025-04-10"]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    times = snapshot_times(dataset_from_frames({"customers": customers}), ["2025-02", "2025-03"])
+    # c7 leaves on 04-10, inside the data (data_end 04-15), but April is not covered to its
+    # end: censoring at the end of the data never counts as churn
+    assert _times(times, "2025-02")["c7"] == (1, 0)
+    assert _times(times, "2025-03")["c7"] == (0, 0)
+
+
+@pytest.mark.parametrize("horizon", [1, 2, 3])
+def test_label_is_churn_event_within_the_horizon(dataset, horizon):
+    months = default_months(dataset)
+    labels = snapshot_labels(dataset, months, ChurnDefinition(horizon))
+    times = snapshot_times(dataset, months)
+    known = labels["churned"].notna().to_numpy()
+    within = (times["churn_event"] == 1) & (times["months_to_churn"] <= horizon)
+    assert (labels["churned"][known] == within[known].astype(int)).all()
+    # a censored row has its label exactly when it was observed through the whole horizon
+    censored = (times["churn_event"] == 0).to_numpy()
+    assert (known[censored] == (times["months_to_churn"][censored] >= horizon)).all()
+
+
+def test_time_to_churn_is_cancellation_only():
+    times = snapshot_times(_usage_dataset(), ["2025-02"], ChurnDefinition(churn="inactivity"))
+    assert len(times) == 2
+    assert times["months_to_churn"].isna().all() and times["churn_event"].isna().all()

@@ -40,9 +40,10 @@ def test_numbers_stored_as_text_with_blanks_are_numbers(tmp_path):
     rows[4] = "c4,0,n/a,pro,oops"  # a missing marker, and one non-number among 40
     path = write(tmp_path, "id,churn,amount,plan,visits\n" + "\n".join(rows) + "\n")
     table = load_feature_table(path, "id", "churn")
-    amount = table.frame["amount"]
-    assert amount.dtype == "float64" and amount.isna().sum() == 2 and amount[5] == 5.5
-    assert table.frame["visits"].dtype == "float64" and pd.isna(table.frame["visits"][4])
+    frame = table.frame.set_index("id")
+    amount = frame["amount"]
+    assert amount.dtype == "float64" and amount.isna().sum() == 2 and amount["c5"] == 5.5
+    assert frame["visits"].dtype == "float64" and pd.isna(frame["visits"]["c4"])
     assert table.categorical == ["plan"]
     assert any("'visits'" in w and "'oops'" in w for w in table.meta["warnings"])
 

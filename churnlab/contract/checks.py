@@ -17,15 +17,37 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from churnlab.contract.coerce import DATE_FORMAT_HINT, _fmt_offset, check_columns
-from churnlab.contract.findings import MAX_EXAMPLES, Finding, error, plural, show, warning
+from churnlab.contract.coerce import (
+    DATE_FORMAT_HINT,
+    _fmt_offset,
+    check_columns,
+    nested_contract_finding,
+    nested_extra_finding,
+)
+from churnlab.contract.findings import (
+    ERROR,
+    MAX_EXAMPLES,
+    Finding,
+    error,
+    plural,
+    show,
+    warning,
+)
 from churnlab.contract.rules import (
+    ACTION_GROUPS,
     ACTIVITY_TABLES,
     POST_CHURN_GRACE,
     RANGES,
+    bad_group_finding,
+    date_range_finding,
+    finite_finding,
+    no_action_finding,
+    orphan_findings,
     show_id,
+    spelling_finding,
 )
 from churnlab.contract.scan import (
+    ARROW_NULLS_SQL,
     PLANS,
     ROW,
     ColumnPlan,
@@ -35,10 +57,24 @@ from churnlab.contract.scan import (
     id_kind,
     id_plan,
     is_float,
+    is_nested,
+    no_end,
     open_raw,
     quote,
 )
-from churnlab.contract.schema import DATE, EVENT_DATE, ID, NUMBER, SCHEMA
+from churnlab.contract.schema import (
+    DATE,
+    DATE_COLUMNS,
+    EARLIEST_DATE,
+    END_DATES,
+    EVENT_DATE,
+    FAR_FUTURE,
+    ID,
+    MAX_MAGNITUDE,
+    NUMBER,
+    SCHEMA,
+    TEXT,
+)
 from churnlab.contract.stored import StoredTable
 from churnlab.core import engine
 from churnlab.core.engine import sql_literal
@@ -100,10 +136,11 @@ def check_files(
                 continue
             header = _Header(raw.header, raw.rows)
             findings += check_columns(name, header)
-            coercion = _coerce(state, raw, files[name].suffix == ".csv")
-            broken |= {(f.table, f.column) for f in coercion}
+            coercion = _coerce(state, raw, raw.from_csv)
+            broken |= {(f.table, f.column) for f in coercion if f.severity == ERROR}
             findings += coercion
         findings += _value_rules(state, broken)
+        _normalise_actions(state)
         stored = dict(state.typed)
         customers = stored.get("customers")
         if customers is not None and "customer_id" in customers.columns:
@@ -122,10 +159,19 @@ def _coerce(state: SqlTables, raw: RawTable, from_csv: bool) -> list[Finding]:
     con, table = state.con, raw.name
     plans: list[ColumnPlan] = []
     kept: dict[str, str] = {}
+    nested: list[str] = []
+    findings: list[Finding] = []
     state.id_kinds[table] = "missing"
     for name, kind in raw.types.items():
         col = quote(name)
         spec = SCHEMA[table].get(name, (None,))[0]
+        if is_nested(kind):
+            n, example = _first_value(con, raw, col)
+            if spec is not None and n:
+                findings.append(nested_contract_finding(table, name, n, example))
+            elif n:
+                nested.append(name)
+            continue
         if spec == ID:
             state.id_kinds[table] = id_kind(kind)
             whole = is_float(kind) and _whole(con, raw, col)
@@ -137,13 +183,14 @@ def _coerce(state: SqlTables, raw: RawTable, from_csv: bool) -> list[Finding]:
                 spec = DATE
             elif spec is None:
                 kept[name] = csv_type or kind
-                plans.append(_kept_plan(name, col, csv_type or kind))
+                plans.append(_kept_plan(name, col, csv_type or kind, from_csv))
                 continue
         if spec == DATE:
             plans.append(_date(con, raw, name, col, kind))
         else:
             plans.append(PLANS[spec](name, col, kind))
-    findings: list[Finding] = []
+    if nested and table in ("customers", "usage"):  # elsewhere extra columns are never read
+        findings.append(nested_extra_finding(table, nested, raw.rows))
     for plan in plans:
         findings += _conversion_findings(con, raw, plan)
     typed = _keep_typed(state, raw, plans, from_csv, findings)
@@ -152,16 +199,33 @@ def _coerce(state: SqlTables, raw: RawTable, from_csv: bool) -> list[Finding]:
     return findings
 
 
-def _kept_plan(name: str, col: str, kind: str) -> ColumnPlan:
-    from churnlab.contract.schema import BOOL, TEXT
+def _kept_plan(name: str, col: str, kind: str, from_csv: bool = False) -> ColumnPlan:
+    """An extra column kept as the type it is stored as (or a CSV reader would infer: then
+    its empty cells and pyarrow's null words are missing)."""
+    from churnlab.contract.schema import BOOL
 
+    value = col
+    if from_csv and kind != "VARCHAR":
+        value = f"CASE WHEN {col} = '' OR {col} IN {ARROW_NULLS_SQL} THEN NULL ELSE {col} END"
     if kind == "BOOLEAN":
-        return ColumnPlan(name, BOOL, f"CAST({col} AS BOOLEAN)")
+        return ColumnPlan(name, BOOL, f"CAST({value} AS BOOLEAN)")
     if kind in ("BIGINT",) or kind.endswith("INT") or kind == "INTEGER":
-        return ColumnPlan(name, "integer", f"CAST({col} AS BIGINT)")
+        return ColumnPlan(name, "integer", f"CAST({value} AS BIGINT)")
     if kind in ("DOUBLE", "FLOAT", "REAL") or kind.startswith("DECIMAL"):
-        return ColumnPlan(name, NUMBER, f"CAST({col} AS DOUBLE)")
-    return ColumnPlan(name, TEXT, col if kind == "VARCHAR" else f"CAST({col} AS VARCHAR)")
+        return ColumnPlan(name, NUMBER, f"CAST({value} AS DOUBLE)")
+    text = col if kind == "VARCHAR" else f"CAST({col} AS VARCHAR)"
+    return ColumnPlan(name, TEXT, f"NULLIF({text}, '')" if from_csv else text)
+
+
+def _first_value(con, raw: RawTable, col: str):
+    """How many values a column holds, and the first of them in file order."""
+    n = con.execute(f"SELECT count({col}) FROM {raw.relation}").fetchone()[0]
+    if not n:
+        return 0, None
+    first = con.execute(
+        f"SELECT {col} FROM {raw.relation} WHERE {col} IS NOT NULL ORDER BY {ROW} LIMIT 1"
+    ).fetchone()[0]
+    return int(n), first
 
 
 def _whole(con, raw: RawTable, col: str) -> bool:
@@ -321,9 +385,10 @@ def _keep_typed(
         zone_clash = plan.zone is not None and any(
             f.column == plan.name and "time zones" in f.message for f in findings
         )
-        exprs[plan.name] = (
-            "CAST(NULL AS TIMESTAMP)" if zone_clash and plan.name in failed else plan.sql
-        )
+        expr = "CAST(NULL AS TIMESTAMP)" if zone_clash and plan.name in failed else plan.sql
+        if plan.name in END_DATES.get(raw.name, ()):
+            expr = no_end(expr)
+        exprs[plan.name] = expr
     kinds = {plan.name: plan.kind for plan in plans}
     parsed = from_csv or any(plan.text is not None for plan in plans)
     if not parsed:
@@ -423,10 +488,20 @@ def _value_rules(state: SqlTables, broken: set[tuple[str, str]]) -> list[Finding
                         _examples(state, table, condition, ["customer_id", start, end]),
                     )
                 )
+    for table in typed:
+        for col in DATE_COLUMNS.get(table, ()):
+            if col in typed[table].columns and (table, col) not in broken:
+                findings += _date_range(state, table, col)
+        for col in _number_columns(state, table):
+            if (table, col) not in broken:
+                findings += _finite(state, table, col)
     for table, col, low, high, scale in RANGES:
         if table in typed and col in typed[table].columns and (table, col) not in broken:
             upper = "" if high == float("inf") else f" OR {quote(col)} > {high!r}"
-            condition = f"({quote(col)} < {low!r}{upper})"
+            # values beyond any size are reported by _finite, once
+            condition = (
+                f"({quote(col)} < {low!r}{upper}) AND abs({quote(col)}) <= {MAX_MAGNITUDE!r}"
+            )
             n = _count(state, table, condition)
             if n:
                 where = f"below {low:g}" if high == float("inf") else f"outside {low:g}..{high:g}"
@@ -440,6 +515,8 @@ def _value_rules(state: SqlTables, broken: set[tuple[str, str]]) -> list[Finding
                         _examples(state, table, condition, ["customer_id", col]),
                     )
                 )
+    if "actions" in typed:
+        findings += _action_rules(state, broken)
     if "usage" in typed:
         usage = typed["usage"]
         numeric = [
@@ -458,6 +535,98 @@ def _value_rules(state: SqlTables, broken: set[tuple[str, str]]) -> list[Finding
                 )
             )
     return findings
+
+
+def _timestamp(value: pd.Timestamp) -> str:
+    return f"TIMESTAMP {sql_literal(value.isoformat(sep=' '))}"
+
+
+def _date_range(state: SqlTables, table: str, col: str) -> list[Finding]:
+    """Dates before 1901 or from 2099 on (rules._date_range, in SQL)."""
+    c = quote(col)
+    early, late = f"{c} < {_timestamp(EARLIEST_DATE)}", f"{c} >= {_timestamp(FAR_FUTURE)}"
+    n_early, n_late = state.con.execute(
+        f"SELECT count(CASE WHEN {early} THEN 1 END), count(CASE WHEN {late} THEN 1 END) "
+        f"FROM {_rel(state, table)} t"
+    ).fetchone()
+    if not n_early and not n_late:
+        return []
+    examples = _examples(state, table, f"({early} OR {late})", ["customer_id", col])
+    return [date_range_finding(table, col, int(n_early), int(n_late), examples)]
+
+
+def _number_columns(state: SqlTables, table: str) -> list[str]:
+    """The contract's number columns present, and usage's numeric activity columns."""
+    columns = state.typed[table].columns
+    numbers = [c for c, (kind, _) in SCHEMA[table].items() if kind == NUMBER and c in columns]
+    if table == "usage":
+        numbers += [
+            c
+            for c, (_, kind) in columns.items()
+            if c not in ("customer_id", "date") and kind == NUMBER and c not in numbers
+        ]
+    return [c for c in numbers if columns[c][1] == NUMBER]
+
+
+def _finite(state: SqlTables, table: str, col: str) -> list[Finding]:
+    """Infinite numbers and numbers beyond +-1e15 (rules._finite, in SQL)."""
+    c = quote(col)
+    bad = f"(NOT isnan({c}) AND abs({c}) > {MAX_MAGNITUDE!r})"
+    n, infinite = state.con.execute(
+        f"SELECT count(CASE WHEN {bad} THEN 1 END), count(CASE WHEN isinf({c}) THEN 1 END) "
+        f"FROM {_rel(state, table)} t"
+    ).fetchone()
+    if not n:
+        return []
+    examples = _examples(state, table, bad, ["customer_id", col])
+    return [finite_finding(table, col, int(n), int(infinite), examples)]
+
+
+def _action_text(expr: str) -> str:
+    """Action names and groups as compared: surrounding spaces dropped, empty as missing."""
+    return f"NULLIF(regexp_replace({expr}, '^\\s+|\\s+$', '', 'g'), '')"
+
+
+def _action_rules(state: SqlTables, broken: set[tuple[str, str]]) -> list[Finding]:
+    """Actions without a name, groups other than treatment or control (rules.action_rules)."""
+    columns = state.typed["actions"].columns
+    findings: list[Finding] = []
+    if "action" in columns and ("actions", "action") not in broken:
+        empty = f"{_action_text(quote('action'))} IS NULL"
+        n = _count(state, "actions", empty)
+        if n:
+            examples = _examples(state, "actions", empty, ["customer_id", "sent_at"])
+            findings.append(no_action_finding(n, examples))
+    if "group" in columns and ("actions", "group") not in broken:
+        group = f"lower({_action_text(quote('group'))})"
+        known = ", ".join(sql_literal(g) for g in ACTION_GROUPS)
+        bad = f"({group} IS NOT NULL AND {group} NOT IN ({known}))"
+        n = _count(state, "actions", bad)
+        if n:
+            findings.append(
+                bad_group_finding(n, _examples(state, "actions", bad, ["customer_id", "group"]))
+            )
+    return findings
+
+
+def _normalise_actions(state: SqlTables) -> None:
+    """``actions`` with ``action`` trimmed and ``group`` as treatment/control (an empty group
+    is a treatment; rules.normalise_actions)."""
+    typed = state.typed.get("actions")
+    if typed is None:
+        return
+    columns = dict(typed.columns)
+    if "action" in columns:
+        columns["action"] = (_action_text(columns["action"][0]), TEXT)
+    default = sql_literal(ACTION_GROUPS[0])
+    if "group" in columns:
+        group = f"lower({_action_text(columns['group'][0])})"
+        columns["group"] = (f"coalesce({group}, {default})", TEXT)
+    else:
+        columns["group"] = (default, TEXT)
+    state.typed["actions"] = StoredTable(
+        typed.name, typed.relation, columns, typed.order, typed.keep, typed.files
+    )
 
 
 def _customer_ids(state: SqlTables) -> list[Finding]:
@@ -503,8 +672,13 @@ def _customer_ids(state: SqlTables) -> list[Finding]:
 # ---- link rules -----------------------------------------------------------------------------
 
 
-def _strip_zeros(expr: str) -> str:
-    return f"CASE WHEN ltrim({expr}, '0') = '' THEN '0' ELSE ltrim({expr}, '0') END"
+def _normalise(expr: str) -> str:
+    """Ids with every spelling difference of rules._SPELLINGS undone, in the same order:
+    surrounding spaces, a '.0' ending, leading zeros, letter case."""
+    trimmed = f"regexp_replace({expr}, '^\\s+|\\s+$', '', 'g')"
+    whole = f"regexp_replace({trimmed}, '\\.0+$', '')"
+    stripped = f"CASE WHEN ltrim({whole}, '0') = '' THEN '0' ELSE ltrim({whole}, '0') END"
+    return f"lower({stripped})"
 
 
 def _link_rules(state: SqlTables) -> tuple[list[Finding], dict[str, StoredTable]]:
@@ -593,45 +767,21 @@ def _orphans(state: SqlTables, table: str, rel: str, orphan: str, n: int) -> lis
         examples.append(f"{show_id(value)} on {word} {', '.join(map(str, rows))}{more}")
     findings = []
     customers = _rel(state, "customers")
-    # distinct orphan ids that match a customer once leading zeros are removed
+    # distinct orphan ids that match a customer once their spelling is normalised
     match = con.execute(
         f"WITH bad AS (SELECT customer_id, min({ROW}) AS first FROM {rel} t "
         f"WHERE {orphan} AND customer_id IS NOT NULL GROUP BY customer_id), "
-        f"k AS (SELECT customer_id, {ROW} AS r, {_strip_zeros('customer_id')} AS s "
+        f"k AS (SELECT {_normalise('customer_id')} AS s "
         f"FROM {customers} c WHERE customer_id IS NOT NULL) "
         f"SELECT count(*), arg_min(b.customer_id, b.first) FROM bad b "
-        f"WHERE {_strip_zeros('b.customer_id')} IN (SELECT s FROM k)"
+        f"WHERE {_normalise('b.customer_id')} IN (SELECT s FROM k)"
     ).fetchone()
     n_match, hit = int(match[0]), match[1]
     if n_match:
         twin = con.execute(
             f"SELECT customer_id FROM {customers} c WHERE customer_id IS NOT NULL AND "
-            f"{_strip_zeros('customer_id')} = {_strip_zeros(sql_literal(hit))} "
+            f"{_normalise('customer_id')} = {_normalise(sql_literal(hit))} "
             f"ORDER BY {ROW} LIMIT 1"
         ).fetchone()[0]
-        kinds = state.id_kinds
-        findings.append(
-            error(
-                table,
-                "customer_id",
-                n,
-                f"ids are written differently than in customers: {plural(n_match, 'id', 'match')} a "
-                f"customer only after removing leading zeros (e.g. {hit!r} here, {twin!r} in "
-                f"customers; customers stores ids as {kinds.get('customers', 'text')}, {table} "
-                f"as {kinds.get(table, 'text')})",
-                "Export customer_id identically in every table, e.g. as text with the same "
-                "zero padding everywhere",
-            )
-        )
-    findings.append(
-        warning(
-            table,
-            "customer_id",
-            n,
-            f"{n:,} of {plural(state.rows[table], 'row')} have a customer_id not in customers "
-            "(or none); they are left out",
-            "Check that customers is complete, or remove those rows from the export",
-            examples,
-        )
-    )
-    return findings
+        findings.append(spelling_finding(table, n, n_match, hit, twin, state.id_kinds))
+    return findings + orphan_findings(table, n, state.rows[table], examples)

@@ -17,8 +17,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churnlab.contract.findings import Finding, error, plural, row_examples
-from churnlab.contract.schema import BOOL, DATE, DATETIME, ID, NUMBER, SCHEMA, STR, TEXT
+from churnlab.contract.findings import Finding, error, plural, row_examples, warning
+from churnlab.contract.schema import (
+    BOOL,
+    DATE,
+    DATETIME,
+    END_DATES,
+    FAR_FUTURE,
+    ID,
+    MISSING_WORDS,
+    NUMBER,
+    SCHEMA,
+    STR,
+    TEXT,
+)
 
 DATE_FORMAT_HINT = "ISO 8601 such as 2025-03-01 or 2025-03-01T14:30:00"
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
@@ -30,6 +42,36 @@ _TZ_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?P<zone>Z|z|[+-]\d{2}(?::?\
 
 def _normalised(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+def drop_unnamed(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
+    """Drop columns without a name (a trailing comma on every line of a CSV makes one).
+
+    An unnamed column that holds values is dropped too, with a warning: churnlab cannot tell
+    what it means.
+    """
+    blank = [i for i, c in enumerate(frame.columns) if str(c).strip() == ""]
+    if not blank:
+        return frame, []
+    findings = []
+    for i in blank:
+        filled = int(frame.iloc[:, i].notna().sum())
+        if filled:
+            findings.append(unnamed_finding(table, i, len(frame.columns), filled))
+    keep = [i for i in range(len(frame.columns)) if i not in set(blank)]
+    return frame.iloc[:, keep], findings
+
+
+def unnamed_finding(table: str, position: int, columns: int, filled: int) -> Finding:
+    """The warning for the unnamed column at ``position`` (0-based) holding ``filled`` values."""
+    return warning(
+        table,
+        None,
+        filled,
+        f"column {position + 1} of {columns} has no name but holds "
+        f"{plural(filled, 'value')}; it is ignored",
+        "Give the column a name in the header line if churnlab should read it",
+    )
 
 
 def check_columns(table: str, frame: pd.DataFrame) -> list[Finding]:
@@ -88,19 +130,32 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fi
         frame = frame.loc[:, ~frame.columns.duplicated()]  # reported by check_columns
     changed: dict[str, pd.Series] = {}
     findings: list[Finding] = []
+    nested: list[str] = []
     id_kind = "missing"
     for col in frame.columns:
         series = frame[col]
         kind = SCHEMA[table].get(col, (None, False))[0]
+        if _is_nested(series):
+            if kind is None:
+                nested.append(col)
+            else:
+                findings.append(_nested_contract_column(table, col, series))
+            continue
         if kind == ID:
             id_kind = _id_kind(series)
             out, problems = coerce_id(series), []
         else:
             kind = kind or _extra_kind(table, series)
             out, problems = COERCERS[kind](series, table, col) if kind else (series, [])
+            if kind == DATE and col in END_DATES.get(table, ()):
+                out = _no_end(out)
         if out is not series:
             changed[col] = out
         findings += problems
+    if nested:
+        frame = frame.drop(columns=nested)
+        if table in ("customers", "usage"):  # elsewhere extra columns are never read anyway
+            findings.append(nested_extra_finding(table, nested, len(frame)))
     if not changed:
         return frame, findings, id_kind  # Parquet in contract dtypes: no copy at all
     result = frame.copy(deep=False)  # replacing a column leaves the others' memory shared
@@ -109,12 +164,64 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fi
     return result, findings, id_kind
 
 
+_NESTED = (list, tuple, dict, set, np.ndarray, bytes, bytearray)
+
+
+def _is_nested(series: pd.Series) -> bool:
+    """True for a column of lists, records, maps or bytes (Parquet list/struct/map/binary)."""
+    if series.dtype != object:
+        return False
+    values = series.dropna()
+    return bool(len(values)) and bool(values.map(lambda v: isinstance(v, _NESTED)).any())
+
+
+_KIND_WORDS = {ID: "ids", DATE: "dates", NUMBER: "numbers", BOOL: "yes/no values", TEXT: "text"}
+
+
+def _nested_contract_column(table: str, col: str, series: pd.Series) -> Finding:
+    return nested_contract_finding(table, col, int(series.notna().sum()), series.dropna().iloc[0])
+
+
+def nested_contract_finding(table: str, col: str, n: int, example) -> Finding:
+    """The error for a contract column of ``n`` nested values such as ``example``."""
+    words = _KIND_WORDS[SCHEMA[table][col][0]]
+    return error(
+        table,
+        col,
+        n,
+        f"the column holds nested values (lists, records or bytes such as {str(example)[:40]!r}), "
+        f"not {words}",
+        f"Export {col} as a plain column of {words}",
+    )
+
+
+def nested_extra_finding(table: str, names: list[str], rows: int) -> Finding:
+    """The warning for extra columns of nested values, which are ignored."""
+    what = "static attributes" if table == "customers" else "activity measures"
+    return warning(
+        table,
+        names[0],
+        rows,
+        f"{plural(len(names), 'column')} {names} hold nested values (lists, records, maps or "
+        f"bytes), which are not {what}; they are ignored",
+        "Flatten them into plain columns (one per value, e.g. tag_count or address_city) to "
+        "use them",
+    )
+
+
+def _no_end(dates: pd.Series) -> pd.Series:
+    """An end date far in the future (9999-12-31, 2999-12-31, 2099-12-31) as "no end yet"."""
+    far = dates >= FAR_FUTURE
+    return dates.mask(far) if far.any() else dates
+
+
 def _extra_kind(table: str, series: pd.Series) -> str | None:
     """How an extra column is treated: usage activity is numeric, datetimes get normalised."""
     if table == "usage" and not pd.api.types.is_datetime64_any_dtype(series):
         if pd.api.types.is_numeric_dtype(series):
             return NUMBER
         text = _as_text(series)
+        text = text.mask(text.str.lower().isin(MISSING_WORDS))
         parsed = pd.to_numeric(text, errors="coerce")
         # mostly numbers with a few bad cells: an activity column with broken values
         return NUMBER if parsed.notna().sum() * 2 > text.notna().sum() > 0 else None
@@ -136,6 +243,18 @@ def _as_text(series: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def _unread(text: pd.Series, parsed: pd.Series) -> pd.Series:
+    """Cells that hold text but did not parse, other than a missing word such as NA or null.
+
+    Only the cells that failed are compared with the words, so a clean column costs nothing.
+    """
+    bad = text.notna() & parsed.isna()
+    if bad.any():
+        words = text[bad].str.lower().isin(MISSING_WORDS)
+        bad[words[words].index] = False
+    return bad
+
+
 def _wrap_arrow(array: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series:
     return pd.Series(pd.array(array, dtype=STR), index=like.index, name=like.name)
 
@@ -143,7 +262,7 @@ def _wrap_arrow(array: pa.Array | pa.ChunkedArray, like: pd.Series) -> pd.Series
 def coerce_id(series: pd.Series) -> pd.Series:
     """``customer_id`` as string dtype: 42 -> '42', 42.0 -> '42', '00042' stays '00042'."""
     if series.dtype == STR:
-        return series
+        return series.mask(series == "") if (series == "").any() else series
     if pd.api.types.is_float_dtype(series):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         whole = np.isnan(values) | (values == np.round(values))
@@ -152,7 +271,7 @@ def coerce_id(series: pd.Series) -> pd.Series:
     if pd.api.types.is_integer_dtype(series):
         # arrow's cast is vectorised C++, far faster than Python str() per value
         return _wrap_arrow(pc.cast(pa.array(series), pa.large_string()), series)
-    return series.astype(STR)
+    return coerce_id(series.astype(STR))
 
 
 def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, list[Finding]]:
@@ -165,7 +284,7 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_dtype(series):
-        return (series if series.dtype == DATETIME else series.astype(DATETIME)), []
+        return _microseconds(series), []
     if series.dtype == object and not series.map(type).isin([str, type(None)]).all():
         try:  # Timestamp / datetime / date objects made in memory
             return coerce_date(pd.to_datetime(series), table, col)
@@ -200,8 +319,8 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
         parsed = parsed.dt.tz_localize(None)
     else:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    parsed = parsed.astype(DATETIME)
-    bad = text.notna() & parsed.isna()
+    parsed = _microseconds(parsed)
+    bad = _unread(text, parsed)
     if not bad.any():
         return parsed, []
     n_bad = int(bad.sum())
@@ -215,6 +334,19 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
         row_examples(frame, bad, [col]),
     )
     return parsed, [finding]
+
+
+def _microseconds(stamps: pd.Series) -> pd.Series:
+    """Naive datetimes as datetime64[us]; finer ones (nanoseconds) floored to the microsecond.
+
+    Floored, not rounded, so that an instant never moves past a cutoff it was before, and the
+    same as pyarrow's floor when the file is read (:mod:`churnlab.contract.read`).
+    """
+    if stamps.dtype == DATETIME:
+        return stamps
+    if stamps.dtype == np.dtype("datetime64[ns]"):
+        stamps = stamps.dt.floor("us")
+    return stamps.astype(DATETIME)
 
 
 def _time_zones(text: pd.Series) -> pd.Series:
@@ -274,7 +406,7 @@ def coerce_number(series: pd.Series, table: str, col: str) -> tuple[pd.Series, l
     values = pd.Series(
         np.asarray(parsed.to_numpy(dtype="float64", na_value=np.nan)), index=series.index, name=col
     )
-    bad = text.notna() & values.isna()
+    bad = _unread(text, values)
     if not bad.any():
         return values, []
     n_bad = int(bad.sum())
@@ -302,7 +434,7 @@ def coerce_bool(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
     mapped = text.str.lower().map(_BOOL_WORDS)
     values = pd.array(mapped.to_numpy(dtype=object), dtype="boolean")
     out = pd.Series(values, index=series.index, name=col)
-    bad = text.notna() & out.isna()
+    bad = _unread(text, out)
     if not bad.any():
         return out, []
     n_bad = int(bad.sum())
@@ -318,8 +450,13 @@ def coerce_bool(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
 
 
 def coerce_text(series: pd.Series, table: str, col: str) -> tuple[pd.Series, list[Finding]]:
-    """A text column as string dtype (numbers stored as text become their digits)."""
-    return (series if series.dtype == STR else series.astype(STR)), []
+    """A text column as string dtype (numbers stored as text become their digits).
+
+    An empty text is missing, as an empty CSV cell is; every other value is kept as it is
+    (``NA`` is a value).
+    """
+    text = series if series.dtype == STR else series.astype(STR)
+    return (text.mask(text == "") if (text == "").any() else text), []
 
 
 COERCERS = {DATE: coerce_date, NUMBER: coerce_number, BOOL: coerce_bool, TEXT: coerce_text}

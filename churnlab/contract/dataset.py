@@ -4,7 +4,9 @@
 types by :mod:`churnlab.contract`:
 
 - ``customer_id``: pandas string dtype in every table (ids are labels, never numbers);
-- dates and timestamps: naive ``datetime64`` (values with a time zone are converted to UTC);
+- dates and timestamps: naive ``datetime64[us]`` (values with a time zone are converted to UTC,
+  finer digits such as pandas' nanoseconds are floored to the microsecond; an end date in 2099
+  or later such as ``9999-12-31`` means "no end" and is missing);
 - ``amount``, ``list_price``, ``discount``, ``csat``, ``score`` and usage activity columns:
   ``float64``; ``paid`` and ``escalated``: nullable ``boolean``; text columns: string dtype.
 
@@ -94,6 +96,11 @@ class Dataset:
             scratch=scratch,
         )
 
+    #: how far the data is known to reach when that is more than its latest date (set by
+    #: :meth:`as_of`: the full data went past the cutoff, even if nothing happened on the
+    #: cutoff's last day)
+    observed_until: pd.Timestamp | None = None
+
     def table(self, name: str) -> pd.DataFrame | None:
         """The table ``name`` as a pandas frame, or ``None`` when the dataset does not have it.
 
@@ -102,19 +109,31 @@ class Dataset:
         """
         return self.tables.get(name, None)
 
-    def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Make every table a view (or a registered frame) named after it in ``con``."""
+    def register(
+        self, con: duckdb.DuckDBPyConnection, names: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
+        """Make every table a view (or a registered frame) named after it in ``con``.
+
+        ``names`` renames columns (table -> {column: name in the engine}), e.g. so that two
+        columns differing only in case stay distinct (DuckDB resolves names without case).
+        """
+        names = names or {}
         if self.stored:
             for name, table in self.stored.items():
-                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {view_sql(table, self.cutoff)}')
+                sql = view_sql(table, self.cutoff, renames=names.get(name))
+                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
             return
         for name, frame in self.tables.items():
-            con.register(name, frame)
+            renamed = {c: n for c, n in names.get(name, {}).items() if c != n}
+            con.register(name, frame.rename(columns=renamed) if renamed else frame)
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A new DuckDB connection (:func:`churnlab.core.engine.connect`) holding the tables."""
+    def connect(
+        self, names: Mapping[str, Mapping[str, str]] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection (:func:`churnlab.core.engine.connect`) holding the tables
+        (columns renamed by ``names``, see :meth:`register`)."""
         con = engine.connect()
-        self.register(con)
+        self.register(con, names)
         return con
 
     def query(self, sql: str) -> pd.DataFrame:
@@ -182,12 +201,17 @@ class Dataset:
 
     @cached_property
     def data_end(self) -> pd.Timestamp:
-        """The latest date in any date column: how far the data reaches.
+        """How far the data reaches: the latest date in any date column.
 
-        A label window [cutoff, cutoff + h months) counts as observed (the snapshot is
-        *labelled*) when ``data_end`` falls on or after the window's last day. Computed once
-        per Dataset (the tables never change; :meth:`as_of` makes a new Dataset).
+        A month is complete, and a label window [cutoff, cutoff + h months) counts as observed
+        (the snapshot is *labelled*), when ``data_end`` falls on or after its last day. For a
+        dataset cut with :meth:`as_of` it is the last instant before the cutoff whenever the
+        full data went past the cutoff: the cut knows the month before the cutoff was
+        complete even on a day nothing happened. Computed once per Dataset (the tables never
+        change; :meth:`as_of` makes a new Dataset).
         """
+        if self.observed_until is not None:
+            return self.observed_until
         return max(self._date_bounds("max"))
 
     def _date_bounds(self, how: str) -> list[pd.Timestamp]:
@@ -225,9 +249,15 @@ class Dataset:
         report for month M works on ``as_of(cutoff of M)``, so it cannot see the future.
         """
         cutoff = pd.Timestamp(cutoff)
+        try:
+            seen = min(self.data_end, cutoff - pd.Timedelta(microseconds=1))
+        except ValueError:  # a dataset without any date
+            seen = None
         if self.stored:
             cut = cutoff if self.cutoff is None else min(cutoff, self.cutoff)
-            return replace(self, tables=StoredFrames(self.stored, cut), cutoff=cut)
+            return replace(
+                self, tables=StoredFrames(self.stored, cut), cutoff=cut, observed_until=seen
+            )
         kept: dict[str, pd.DataFrame] = {}
         for name, frame in self.tables.items():
             date_col = EVENT_DATE.get(name)
@@ -242,4 +272,4 @@ class Dataset:
                 if "csat" in out.columns:
                     out.loc[late, "csat"] = float("nan")
             kept[name] = out.reset_index(drop=True)
-        return replace(self, tables=kept)
+        return replace(self, tables=kept, observed_until=seen)

@@ -54,6 +54,17 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "score": (NUMBER, True),
         "comment": (TEXT, False),
     },
+    # what the business did, not a driver family: one row per retention action aimed at a
+    # customer (docs/actions.md); group is treatment (carried out, the default) or control
+    # (held out on purpose)
+    "actions": {
+        "customer_id": (ID, True),
+        "action": (TEXT, True),
+        "sent_at": (DATE, True),
+        "group": (TEXT, False),
+        "cost": (NUMBER, False),
+        "channel": (TEXT, False),
+    },
 }
 
 #: table -> the column that dates each row (the instant the row became known).
@@ -64,6 +75,7 @@ EVENT_DATE: dict[str, str] = {
     "onboarding": "completed_at",
     "usage": "date",
     "feedback": "responded_at",
+    "actions": "sent_at",
 }
 
 #: table -> every date/timestamp column of the contract.
@@ -74,4 +86,38 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "onboarding": ("completed_at",),
     "usage": ("date",),
     "feedback": ("responded_at",),
+    "actions": ("sent_at",),
 }
+
+#: cell texts that mean "no value" in number, date and yes/no columns (compared lower-case):
+#: pyarrow's CSV null spellings plus None/NaT/<NA>. In text and id columns only an empty
+#: cell is missing, so a segment called 'NA' (North America) stays a value.
+MISSING_WORDS: frozenset[str] = frozenset(
+    {
+        "#n/a",
+        "#n/a n/a",
+        "#na",
+        "-1.#ind",
+        "-1.#qnan",
+        "-nan",
+        "1.#ind",
+        "1.#qnan",
+        "n/a",
+        "na",
+        "nan",
+        "null",
+        "none",
+        "nat",
+        "<na>",
+    }
+)
+
+#: the earliest date churnlab accepts: 1900-01-01 and 0001-01-01 are placeholders for "no date"
+EARLIEST_DATE = pd.Timestamp("1901-01-01")
+#: dates from here on are placeholders ("no end": 9999-12-31, 2999-12-31, 2099-12-31); in an
+#: end column (:data:`END_DATES`) they read as empty, anywhere else they are an error
+FAR_FUTURE = pd.Timestamp("2099-01-01")
+#: date columns that mark the end of something, where a far-future placeholder means "not yet"
+END_DATES: dict[str, tuple[str, ...]] = {"customers": ("churn_date",), "tickets": ("resolved_at",)}
+#: numbers beyond this size (in either direction) are placeholders or unit errors, not data
+MAX_MAGNITUDE = 1e15

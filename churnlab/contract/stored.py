@@ -10,6 +10,7 @@ engine (DuckDB here; Spark through :mod:`churnlab.features.spark`) scans it wher
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +41,12 @@ class StoredTable:
     #: Parquet files the relation reads (what an engine other than DuckDB opens)
     files: tuple[Path, ...] = field(default_factory=tuple)
 
-    def select(self, with_order: bool = False) -> str:
-        cols = ", ".join(f"{expr} AS {_quote(name)}" for name, (expr, _) in self.columns.items())
+    def select(self, with_order: bool = False, renames: Mapping[str, str] | None = None) -> str:
+        renames = renames or {}
+        cols = ", ".join(
+            f"{expr} AS {_quote(renames.get(name, name))}"
+            for name, (expr, _) in self.columns.items()
+        )
         if with_order:
             cols += f", {self.order} AS __order"
         where = f" WHERE {self.keep}" if self.keep else ""
@@ -52,9 +57,18 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def view_sql(table: StoredTable, cutoff: pd.Timestamp | None, with_order: bool = False) -> str:
-    """The table as known just before ``cutoff`` (None: all of it); see :meth:`Dataset.as_of`."""
-    base = table.select(with_order)
+def view_sql(
+    table: StoredTable,
+    cutoff: pd.Timestamp | None,
+    with_order: bool = False,
+    renames: Mapping[str, str] | None = None,
+) -> str:
+    """The table as known just before ``cutoff`` (None: all of it); see :meth:`Dataset.as_of`.
+
+    ``renames`` gives some columns another name in the result (the contract's columns, which
+    the cut refers to, are never renamed).
+    """
+    base = table.select(with_order, renames)
     if cutoff is None:
         return base
     cut = f"TIMESTAMP {sql_literal(pd.Timestamp(cutoff).isoformat(sep=' '))}"

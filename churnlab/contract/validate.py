@@ -22,11 +22,11 @@ from pathlib import Path
 import pandas as pd
 
 from churnlab.contract.checks import Scratch, check_files
-from churnlab.contract.coerce import check_columns, coerce_table
+from churnlab.contract.coerce import check_columns, coerce_table, drop_unnamed
 from churnlab.contract.dataset import Dataset
 from churnlab.contract.findings import ERROR, WARNING, Finding, plural, warning
 from churnlab.contract.read import discover_files
-from churnlab.contract.rules import link_rules, value_rules
+from churnlab.contract.rules import link_rules, normalise_actions, value_rules
 from churnlab.contract.schema import SCHEMA
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
@@ -130,7 +130,8 @@ def check_dataset(path: str | Path) -> ValidationResult:
 def read_dataset(path: str | Path) -> Dataset:
     """Read and validate the dataset folder ``path``; return it as a coerced :class:`Dataset`.
 
-    One file per table (``<table>.csv`` or ``<table>.parquet``), ``customers`` required. Types
+    One file per table (``<table>.csv`` or ``<table>.parquet``, a compressed CSV or a folder of
+    parts, see :mod:`churnlab.contract.read`), ``customers`` required. Types
     are coerced as documented in :mod:`churnlab.contract.dataset`; orphan rows are dropped with a
     warning in ``Dataset.warnings``. Raises one :class:`ChurnlabError` listing every error.
     """
@@ -171,12 +172,14 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
     for name in SCHEMA:
         if name not in raw:
             continue
-        problems = check_columns(name, raw[name])
-        frame, coercion, id_kinds[name] = coerce_table(name, raw[name])
-        broken |= {(f.table, f.column) for f in coercion}
+        named, unnamed = drop_unnamed(name, raw[name])
+        problems = unnamed + check_columns(name, named)
+        frame, coercion, id_kinds[name] = coerce_table(name, named)
+        broken |= {(f.table, f.column) for f in coercion if f.severity == ERROR}
         findings += problems + coercion
         tables[name] = frame
     findings += value_rules(tables, broken)
+    tables = normalise_actions(tables)
     if "customers" in tables and "customer_id" in tables["customers"].columns:
         tables, links = link_rules(tables, id_kinds)
         findings += links

@@ -67,6 +67,12 @@ def month_of(timestamp: pd.Timestamp | str) -> str:
     return f"{ts.year:04d}-{ts.month:02d}"
 
 
+def months_between(first: str, last: str) -> int:
+    """How many months ``last`` lies after ``first`` (negative when before): 2025-01 to
+    2025-04 is 3."""
+    return _index(parse_month(last)) - _index(parse_month(first))
+
+
 def _index(month: str) -> int:
     year, number = _split(month)
     return year * 12 + number - 1

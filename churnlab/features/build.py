@@ -23,14 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnlab.contract.dataset import Dataset
-from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
+from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, ChurnDefinition
 from churnlab.core.engine import sql_literal
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
-from churnlab.features.snapshots import check_arguments, open_engine
+from churnlab.features.registry import spec_of
+from churnlab.features.snapshots import check_arguments, engine_columns, open_engine
 from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query, quote
 from churnlab.features.sql.profile import attribute_names
-from churnlab.features.table import FeatureTable
+from churnlab.features.table import EVENT_COL, TIME_COL, FeatureTable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def dataset_schema(dataset: Dataset) -> Schema:
     Flags (booleans) count as numbers. Usage keeps only its id, date and numeric activity
     columns, as the contract says other usage columns are ignored.
     """
-    schema: Schema = {}
+    schema = Schema(names=engine_columns(dataset))
     for name in dataset.tables:
         kinds = dataset.columns(name)
         if name == "usage":
@@ -81,8 +82,10 @@ def build_feature_table(
     ``months`` defaults to every complete month of the data (:func:`default_months`);
     ``definition`` defines population and label as in
     :func:`churnlab.features.snapshots.snapshot_labels`. The frame holds ``customer_id``, ``snapshot``,
-    ``churned`` and the features (numbers as float64, categories as string dtype), sorted by
-    snapshot then customer. ``value_col`` is ``price_amount`` when there is billing,
+    ``churned``, with cancellation churn the time to churn ``months_to_churn`` and
+    ``churn_event`` (:func:`churnlab.features.snapshots.snapshot_times`; never features), and
+    the features (numbers as float64, categories as string dtype), sorted by snapshot then
+    customer. ``value_col`` is ``price_amount`` when there is billing,
     ``segment_col`` is ``profile_segment`` when customers have a segment. Feature values use
     only rows dated before each snapshot's cutoff; a missing table turns its family off.
     ``engine='spark'`` computes the same SQL on Spark (:mod:`churnlab.features.spark`).
@@ -102,7 +105,7 @@ def build_feature_table(
     with stage("features: population and labels"):
         con = open_engine(dataset, months, definition)
     try:
-        keys = _fetch_in_order(con, "SELECT rid, customer_id, snapshot, churned FROM pop")
+        keys = _fetch_in_order(con, f"SELECT rid, {', '.join(key_columns(definition))} FROM pop")
         n = keys.num_rows
         numeric = [f for _, feats in plan for f in feats if f.unit != "category"]
         # numbers go straight into one column-major float64 block: the frame then holds
@@ -139,20 +142,23 @@ def _feature_table(dataset, plan, arrow: pa.Table, months, definition) -> Featur
         for f in feats
         if f.unit == "category"
     }
-    keys = arrow.select(["customer_id", "snapshot", "churned"])
+    keys = arrow.select(key_columns(definition))
     return _assemble(dataset, plan, keys, block, numeric, text, months, definition)
 
 
 def _assemble(dataset, plan, keys, block, numeric, text, months, definition) -> FeatureTable:
+    head = {
+        "customer_id": keys.column("customer_id").to_pandas().astype("string"),
+        "snapshot": keys.column("snapshot").to_pandas().astype("string"),
+        "churned": keys.column("churned").to_pandas().astype("Int8"),
+    }
+    timed = definition.churn == CANCELLATION  # time to churn is cancellation-only
+    if timed:
+        head[TIME_COL] = keys.column(TIME_COL).to_pandas().astype("Int16")
+        head[EVENT_COL] = keys.column(EVENT_COL).to_pandas().astype("Int8")
     frame = pd.concat(
         [
-            pd.DataFrame(
-                {
-                    "customer_id": keys.column("customer_id").to_pandas().astype("string"),
-                    "snapshot": keys.column("snapshot").to_pandas().astype("string"),
-                    "churned": keys.column("churned").to_pandas().astype("Int8"),
-                }
-            ),
+            pd.DataFrame(head),
             pd.DataFrame(block, columns=numeric, copy=False),
             pd.DataFrame(text),
         ],
@@ -170,9 +176,22 @@ def _assemble(dataset, plan, keys, block, numeric, text, months, definition) -> 
         snapshot_col="snapshot",
         value_col="price_amount" if "price_amount" in families else None,
         segment_col=segment if segment in families else None,
+        duration_col=TIME_COL if timed else None,
+        event_col=EVENT_COL if timed else None,
         definition=definition,
-        meta={"months": list(months)},
+        # what each feature means in words, with the data's own column names
+        meta={
+            "months": list(months),
+            "specs": {f.name: spec_of(fam.name, f) for fam, feats in plan for f in feats},
+        },
     )
+
+
+def key_columns(definition: ChurnDefinition) -> list[str]:
+    """The columns before the features: id, snapshot, label and, with cancellation churn, the
+    time to churn (``months_to_churn``, ``churn_event``; never features)."""
+    keys = ["customer_id", "snapshot", "churned"]
+    return keys + [TIME_COL, EVENT_COL] if definition.churn == CANCELLATION else keys
 
 
 def feature_columns(plan: list[tuple[Family, list[Feature]]]) -> list[str]:
@@ -192,7 +211,7 @@ def write_feature_table(
 
     Nothing passes through pandas: DuckDB (or Spark, ``engine='spark'``) computes every
     family and writes the result, sorted by snapshot then customer, with the columns
-    ``customer_id, snapshot, churned`` and the features (numbers as DOUBLE, categories as
+    ``customer_id, snapshot, churned`` (and the time to churn, :func:`key_columns`), the features (numbers as DOUBLE, categories as
     text, missing values as nulls). DuckDB writes one file; Spark writes a folder of part
     files, as Spark does. Returns ``out``.
     """
@@ -213,9 +232,8 @@ def write_feature_table(
                 con.execute(f"CREATE TEMP TABLE fam{i} AS {family_query(family, schema, features)}")
         joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
         cols = ", ".join(quote(c) for c in feature_columns(plan))
-        select = (
-            f"SELECT customer_id, snapshot, churned{', ' if cols else ''}{cols} FROM pop{joins}"
-        )
+        keys = ", ".join(key_columns(definition))
+        select = f"SELECT {keys}{', ' if cols else ''}{cols} FROM pop{joins}"
         with stage(f"features: writing {out}"):
             out.parent.mkdir(parents=True, exist_ok=True)
             con.execute(

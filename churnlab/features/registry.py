@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from numbers import Number
@@ -41,16 +42,22 @@ class FeatureSpec:
     template_no: str = ""
 
 
+def spec_of(family: str, feature: Feature) -> FeatureSpec:
+    """The registry entry of one feature definition of ``family``."""
+    return FeatureSpec(
+        feature.name,
+        family,
+        feature.unit,
+        feature.description,
+        feature.template,
+        feature.template_no,
+    )
+
+
 @cache
 def _known() -> dict[str, FeatureSpec]:
     """Every fixed feature of every family (data-named ones are matched by pattern)."""
-    specs: dict[str, FeatureSpec] = {}
-    for family in FAMILIES:
-        for f in family.features:
-            specs[f.name] = FeatureSpec(
-                f.name, family.name, f.unit, f.description, f.template, f.template_no
-            )
-    return specs
+    return {f.name: spec_of(family.name, f) for family in FAMILIES for f in family.features}
 
 
 @cache
@@ -64,13 +71,18 @@ def _patterns() -> list[tuple[re.Pattern[str], str, Feature]]:
     return out
 
 
-def feature_spec(name: str) -> FeatureSpec:
+def feature_spec(name: str, specs: Mapping[str, FeatureSpec] | None = None) -> FeatureSpec:
     """The registry entry of a feature column.
 
-    Known features first, then the patterns for features named after the data
-    (``engagement_<column>_30d``, ``profile_<attribute>``, ...), else a generic entry:
-    family ``other``, template ``'{feature} = {value}'``.
+    ``specs`` first: the entries a feature table was built with
+    (``FeatureTable.meta['specs']``), which name the data's own columns exactly, e.g.
+    ``Sessions`` for ``engagement_sessions_2_30d``. Then the known features, then the
+    patterns for features named after the data (``engagement_<column>_30d``,
+    ``profile_<attribute>``, ...), else a generic entry: family ``other``, template
+    ``'{feature} = {value}'``.
     """
+    if specs and name in specs:
+        return specs[name]
     known = _known().get(name)
     if known is not None:
         return known
@@ -105,15 +117,16 @@ def _plain(value: object) -> object:
     return value
 
 
-def reason_text(name: str, value: object) -> str:
+def reason_text(name: str, value: object, spec: FeatureSpec | None = None) -> str:
     """A short plain-words phrase for a feature's value, e.g. '3 support tickets still open'.
 
     Safe for every value: missing values (None, NaN, pd.NA) say what missing means when the
     description says it (``'days since ticket: no ticket'``), else ``'<feature> unknown'``;
     text and categories give ``"plan is 'basic'"``; numbers use the feature's template and fall
-    back to ``'<feature> = <value>'`` when the template does not fit the value.
+    back to ``'<feature> = <value>'`` when the template does not fit the value. ``spec`` is the
+    feature's entry when the caller has it (see :func:`feature_spec`).
     """
-    spec = feature_spec(name)
+    spec = spec or feature_spec(name)
     label = name.split("_", 1)[1].replace("_", " ") if spec.family != "other" else name
     value = _plain(value)
     if value is None:
@@ -130,3 +143,38 @@ def reason_text(name: str, value: object) -> str:
         return spec.template.format(value=value, feature=name)
     except (ValueError, TypeError, KeyError, IndexError):
         return f"{label} = {value}"
+
+
+#: plain-words rewrites of the registry's descriptions for a reader of the report, who knows
+#: the end of the month rather than "the cutoff" (applied in order)
+_PLAIN = (
+    (r"\s*\([^()]*\)", ""),  # the parenthetical details: units, what missing means
+    (
+        r"^(?:calendar )?(days|months) from (.+?)(?:'s (?:opening )?day)? to the cutoff$",
+        r"\1 since \2",
+    ),
+    (r"^(days|months) since (.+?) day$", r"\1 since \2"),
+    (r"in the (\d+) days before the cutoff", r"in the last \1 days"),
+    (r" (?:that started )?before the cutoff", ""),
+    (r" before it$", ""),
+    (r" to the cutoff", " to the month's end"),
+    (r" in this snapshot", " this month"),
+    (r"^customer attribute '(.+)'$", r"\1 (customer attribute)"),
+)
+
+
+def feature_label(name: str) -> str:
+    """A feature in words for tables and charts, from its registry description.
+
+    ``'engagement_days_since_active'`` -> ``'Days since the latest usage'`` (the details
+    in parentheses and the word "cutoff" left out: the description has them); a column the
+    registry does not know keeps its name.
+    """
+    spec = feature_spec(name)
+    if spec.family == "other" and spec.template == GENERIC_TEMPLATE:
+        return name
+    text = spec.description
+    for pattern, replacement in _PLAIN:
+        text = re.sub(pattern, replacement, text)
+    text = text.strip() or name
+    return text[0].upper() + text[1:]

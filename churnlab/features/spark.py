@@ -82,7 +82,7 @@ def write_with_spark(
     plan: list[tuple[Family, list[Feature]]],
 ) -> Path:
     """Compute the feature table with Spark and write it to ``out`` (a folder of Parquet)."""
-    from churnlab.features.build import MARKER_KEY, dataset_schema, feature_columns
+    from churnlab.features.build import MARKER_KEY, dataset_schema, feature_columns, key_columns
 
     schema = dataset_schema(dataset)
     queries = [(fam.name, to_spark(family_query(fam, schema, feats))) for fam, feats in plan]
@@ -100,13 +100,14 @@ def write_with_spark(
             pop_path = str(staging / "pop")
             spark.sql(pop_sql).write.mode("overwrite").parquet(pop_path)
             spark.read.parquet(pop_path).createOrReplaceTempView("pop")
-        result = spark.table("pop").select("rid", "customer_id", "snapshot", "churned")
+        keys = key_columns(definition)
+        result = spark.table("pop").select("rid", *keys)
         for i, (name, sql) in enumerate(queries):
             with stage(f"features: {name} (Spark)"):
                 part = str(staging / f"fam{i}")
                 spark.sql(sql).write.mode("overwrite").parquet(part)
                 result = result.join(spark.read.parquet(part), on="rid", how="left")
-        columns = ["customer_id", "snapshot", "churned", *feature_columns(plan)]
+        columns = [*keys, *feature_columns(plan)]
         with stage(f"features: writing {out} (Spark)"):
             ordered = result.orderBy("rid").select(*[_col(c) for c in columns])
             ordered.write.mode("overwrite").parquet(str(out))

@@ -13,9 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnlab.contract.coerce import coerce_id
+from churnlab.contract.schema import MISSING_WORDS
 from churnlab.core.churn import ChurnDefinition
 from churnlab.core.errors import ChurnlabError, examples
 from churnlab.features.families_file import assign_families, parse_families
+
+#: the time-to-churn columns of a feature table built from a dataset (features/snapshots.py)
+TIME_COL = "months_to_churn"
+EVENT_COL = "churn_event"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,11 @@ class FeatureTable:
     value_col: str | None = None
     #: column that splits customers into segments for per-segment drivers, if any
     segment_col: str | None = None
+    #: time until churn or the end of observation (months after each snapshot's cutoff for a
+    #: built table; the user's unit for a flat table), None when unknown
+    duration_col: str | None = None
+    #: 1 when the duration ends in churn, 0 when censored; None = the label column
+    event_col: str | None = None
     #: how population and labels were made (None for a user's own feature table)
     definition: ChurnDefinition | None = None
     meta: dict = field(default_factory=dict)
@@ -86,8 +97,10 @@ class FeatureTable:
 #: label spellings accepted for "churned" and "stayed" (compared lower-case, stripped).
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "n", "f"})
-#: cell texts treated as "no value" in numeric columns, besides blanks.
-_MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
+#: cell texts treated as "no value" in numeric and label columns, besides blanks: the same
+#: words as in the data contract's number columns (in a text column only a blank is missing,
+#: so a category called 'NA' stays a category).
+_MISSING = frozenset({""}) | MISSING_WORDS
 #: share of non-blank values that must parse as numbers for a text column to be numeric.
 NUMERIC_SHARE = 0.95
 _SNAPSHOT_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -127,7 +140,7 @@ def _parse_label(col: pd.Series, path: Path, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(col):
         return col.astype("Int8")
     text = _as_text(col).str.lower()
-    text = text.where(~text.isin(["nan", "<na>", "none", "null", "na"]), "")
+    text = text.where(~text.isin(_MISSING), "")
     good = text.isin(_TRUE | _FALSE) | (text == "")
     if not good.all():
         bad = col[~good]
@@ -180,8 +193,44 @@ def _parse_feature(col: pd.Series) -> tuple[pd.Series, str | None]:
     return text.where(~(text == ""), None).astype("string"), None
 
 
+def _parse_duration(col: pd.Series, path: Path, name: str) -> pd.Series:
+    """The duration column as float64 (blank = unknown); text or negative values are refused."""
+    text = _as_text(col)
+    blank = text.str.lower().isin(_MISSING)
+    numbers = pd.to_numeric(text.where(~blank), errors="coerce")
+    bad = ~blank & (numbers.isna() | (numbers < 0))
+    if bad.any():
+        raise ChurnlabError(
+            f"Feature table {path}, duration column {name!r}: {int(bad.sum())} row(s) hold "
+            f"values that are not a duration >= 0: {examples(pd.unique(col[bad].astype(str)))}. "
+            "Give the time until churn or the end of observation as a plain number (e.g. "
+            "months); leave it blank when unknown."
+        )
+    return numbers.astype("float64")
+
+
+def _in_key_order(raw: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """The rows sorted by snapshot (if any) then id, as text.
+
+    Training samples rows and k-fold assigns them by position, so the order of the file must
+    not matter: the same rows in any order, with ids stored as numbers or as text, give the
+    same results.
+    """
+    keys = pd.DataFrame({"id": _as_text(coerce_id(raw[id_col]))})
+    by = ["id"]
+    if "snapshot" in raw.columns and id_col != "snapshot":
+        keys["snapshot"] = _as_text(raw["snapshot"])
+        by = ["snapshot", "id"]
+    order = keys.sort_values(by, kind="stable").index
+    return raw.loc[order].reset_index(drop=True)
+
+
 def load_feature_table(
-    path: Path | str, id_col: str, label_col: str, families_file: Path | str | None = None
+    path: Path | str,
+    id_col: str,
+    label_col: str,
+    families_file: Path | str | None = None,
+    duration_col: str | None = None,
 ) -> FeatureTable:
     """Load a user's own feature table (CSV or Parquet) as a :class:`FeatureTable`.
 
@@ -190,13 +239,20 @@ def load_feature_table(
     is a feature: numbers (also numbers stored as text, when at least 95% of the non-blank
     values parse; the rest become missing, with a warning in ``meta['warnings']``) or string
     categories. ``families_file`` (YAML ``family: [column or glob, ...]``) assigns families;
-    unnamed columns go to ``other``. Every user mistake raises ChurnlabError naming the file,
-    the column, how many rows and examples.
+    unnamed columns go to ``other``. ``duration_col`` names the time until churn or the end
+    of observation (a number >= 0, blank = unknown); the label is then the event flag, and
+    the table may not have a snapshot column (docs/time-to-churn.md). churnlab's own
+    time-to-churn columns (``months_to_churn``, ``churn_event``, in a feature table it
+    built) are outcomes and never features. Every user mistake raises ChurnlabError naming
+    the file, the column, how many rows and examples.
     """
     path = Path(path)
     raw = _read_any(path)
     raw.columns = [str(c).strip() for c in raw.columns]
-    for role, name in (("id", id_col), ("label", label_col)):
+    roles = [("id", id_col), ("label", label_col)] + (
+        [("duration", duration_col)] if duration_col else []
+    )
+    for role, name in roles:
         if name not in raw.columns:
             raise ChurnlabError(
                 f"Feature table {path} has no {role} column {name!r}. Its columns are: "
@@ -204,9 +260,15 @@ def load_feature_table(
             )
     if id_col == label_col:
         raise ChurnlabError(f"The id and the label column are both {id_col!r}; pick two columns.")
+    if duration_col in (id_col, label_col):
+        raise ChurnlabError(
+            f"The duration column {duration_col!r} is also the id or the label; the duration is "
+            "a column of its own (time until churn or the end of observation)."
+        )
     if raw.empty:
         raise ChurnlabError(f"Feature table {path} has no rows.")
-    ids = _as_text(raw[id_col])
+    raw = _in_key_order(raw, id_col)
+    ids = _as_text(coerce_id(raw[id_col]))
     if (ids == "").any():
         raise ChurnlabError(
             f"Feature table {path}, id column {id_col!r}: {int((ids == '').sum())} row(s) have "
@@ -226,11 +288,28 @@ def load_feature_table(
             f"{per}: {examples(pd.unique(frame.loc[dup, id_col]))}. Keep one row per customer"
             f"{per}."
         )
+    if duration_col and snapshot_col:
+        raise ChurnlabError(
+            f"Feature table {path} has a snapshot column and a duration: --duration is for one "
+            "row per customer. Drop the snapshot column, or run churnlab report on the dataset "
+            "for time to churn from monthly snapshots."
+        )
     frame[label_col] = _parse_label(raw[label_col], path, label_col).array
     warnings: list[str] = []
+    outcomes = [label_col]
+    if duration_col:
+        frame[duration_col] = _parse_duration(raw[duration_col], path, duration_col).to_numpy()
+        outcomes.append(duration_col)
+    for name in (TIME_COL, EVENT_COL):
+        if name in raw.columns and name not in outcomes and name not in keys:
+            warnings.append(
+                f"{path}: column {name!r} is churnlab's time to churn (an outcome, known only "
+                "after the snapshot), so it is not used as a feature"
+            )
+            outcomes.append(name)
     features: list[str] = []
     for name in raw.columns:
-        if name in keys or name == label_col:
+        if name in keys or name in outcomes:
             continue
         col, warning = _parse_feature(raw[name])
         if warning:
@@ -251,5 +330,6 @@ def load_feature_table(
         id_col=id_col,
         label_col=label_col,
         snapshot_col=snapshot_col,
+        duration_col=duration_col or None,
         meta={"source": str(path), "warnings": warnings},
     )

@@ -44,6 +44,8 @@ class ExplanationData:
     ids: np.ndarray
     margin: np.ndarray
     categorical: list[str] = field(default_factory=list)
+    #: registry entries of the table's features (``FeatureTable.meta['specs']``), if known
+    specs: dict = field(default_factory=dict)
 
     def frame(self) -> pd.DataFrame:
         """SHAP values as a DataFrame with one column per feature."""
@@ -86,6 +88,7 @@ def explain(
         ids=table.frame[table.id_col].to_numpy(),
         margin=contribs.sum(axis=1),
         categorical=[f for f in features if f in model.encoder_.levels],
+        specs=dict(table.meta.get("specs", {})),
     )
 
 
@@ -175,7 +178,7 @@ def customer_reasons(expl: ExplanationData, k: int = 3) -> pd.DataFrame:
         texts = out[f"reason_{j + 1}"]
         for row in np.flatnonzero(contrib > 0):
             feat = expl.features[idx[row]]
-            words = reason_text(feat, columns[feat][row])
+            words = reason_text(feat, columns[feat][row], expl.specs.get(feat))
             texts[row] = f"{words} (+{contrib[row]:.2f} log-odds)"
             if j == 0:
                 family = expl.families[feat]

@@ -26,7 +26,7 @@ backtest values are None and ``metrics['notes']`` says why in words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,9 @@ from churnlab.model.explain import (
     feature_drivers,
     segment_shares,
 )
+from churnlab.model.leaks import leak_notes
 from churnlab.report.outputs import write_csv, write_json
+from churnlab.report.survival import SurvivalResult, survival_month, survival_table
 
 
 @dataclass
@@ -76,6 +78,8 @@ class AnalysisResult:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     gains: pd.DataFrame = field(default_factory=pd.DataFrame)
     campaign: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: time to churn (report/survival.py), None when not computed
+    survival: SurvivalResult | None = None
 
 
 def _forward_model(
@@ -125,7 +129,10 @@ def _realized_campaign(bt: Backtest | None) -> dict | None:
 
 
 def _scores(
-    table: FeatureTable, expl: ExplanationData, model: ChurnModel
+    table: FeatureTable,
+    expl: ExplanationData,
+    model: ChurnModel,
+    survival: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     prob = model.calibrator_(expl.margin)
     frame = pd.DataFrame({table.id_col: expl.ids, "churn_probability": prob})
@@ -137,6 +144,8 @@ def _scores(
     # expected monthly revenue lost if nothing is done: probability x monthly amount
     frame["expected_revenue_at_risk"] = prob * value
     frame = pd.concat([frame, customer_reasons(expl)], axis=1)
+    if survival is not None:  # retention ahead (report/survival.py), rows as in expl
+        frame = pd.concat([frame, survival.reset_index(drop=True)], axis=1)
     frame["_margin"] = expl.margin
     order = frame.sort_values(
         ["churn_probability", "_margin", table.id_col],
@@ -147,6 +156,7 @@ def _scores(
     frame.insert(2, "risk_rank", np.arange(1, len(frame) + 1))
     keep = [table.id_col, "churn_probability", "risk_rank", "value", "expected_revenue_at_risk"]
     keep += ["reason_1", "reason_2", "reason_3", "feature_1", "family_1", "action"]
+    keep += list(survival.columns) if survival is not None else []
     return frame[keep], value
 
 
@@ -198,10 +208,12 @@ def _finish(
     bt: Backtest | None,
     head: dict,
     notes: list[str],
+    survival: SurvivalResult | None = None,
 ) -> AnalysisResult:
     """Explain and score the scored rows, measure the backtest, and assemble the result."""
     found = _explain_scored(table, scored, model, notes)
-    scores, _ = _scores(scored, found.shap, model)
+    columns = survival.scores if survival is not None and len(survival.scores) else None
+    scores, _ = _scores(scored, found.shap, model, columns)
     campaign = _forward_campaign(scores, table)
     block, tables = _backtest_block(bt, notes)
     metrics = {
@@ -214,6 +226,8 @@ def _finish(
         "model": _model_summary(model, found.shap),
         "notes": notes,
     }
+    if survival is not None:
+        metrics["survival"] = survival.metrics
     empty = pd.DataFrame(columns=[table.id_col, "snapshot", "churn_probability", "churned"])
     return AnalysisResult(
         metrics=metrics,
@@ -227,6 +241,7 @@ def _finish(
         calibration=tables.get("calibration", pd.DataFrame()),
         gains=tables.get("gains", pd.DataFrame()),
         campaign=campaign,
+        survival=survival,
     )
 
 
@@ -256,9 +271,16 @@ def analyze_table(
     the latest labelled), scores and SHAP for the latest snapshot. Without: 5-fold stratified
     out-of-fold scores are the backtest, and a final model on all labelled rows scores and
     explains every row. ``max_train_rows`` bounds each temporal model's training rows (the
-    most recent snapshots first).
+    most recent snapshots first). ``metrics['notes']`` starts with a warning for every feature
+    that looks like a leak of the label or an id (:func:`~churnlab.model.leaks.leak_notes`).
     """
-    notes: list[str] = []
+    notes: list[str] = leak_notes(table)
+    survival = None
+    if table.duration_col and not table.snapshot_col:
+        survival = survival_table(table, seed, notes)
+        # the churn model learns without the duration's copies too (notes say which)
+        leaks = survival.metrics["leaks"]
+        table = replace(table, families={f: v for f, v in table.families.items() if f not in leaks})
     if table.snapshot_col and table.snapshot_col in table.frame:
         labelled = table.labelled_snapshots
         if not labelled:
@@ -286,7 +308,7 @@ def analyze_table(
         scored = table
         head = {"month": None, **_outcome(table)}
     head["scored_customers"] = len(scored.frame)
-    return _finish(table, scored, model, bt, head, notes)
+    return _finish(table, scored, model, bt, head, notes, survival)
 
 
 def analyze_month(
@@ -301,7 +323,9 @@ def analyze_month(
     ``active_customers``, ``churned`` and ``churn_rate`` describe snapshot M-h: the customers
     active at its cutoff (for h = 1: at the start of M), how many of them churned in the h
     months after it, and their ratio; ``scored_customers`` counts the rows of snapshot M that
-    get scores and reasons. ``max_train_rows`` bounds each model's training rows (the most
+    get scores and reasons; with time-to-churn columns (cancellation churn) they also get
+    the retention columns of :func:`churnlab.report.survival.survival_month`, whose backtest
+    goes to ``metrics['survival']``. ``max_train_rows`` bounds each model's training rows (the most
     recent snapshots first; None = all). Raises
     ChurnlabError when the month is not in the table or no snapshot is labelled by its end.
     """
@@ -341,7 +365,8 @@ def analyze_month(
         **_outcome(table.at(b) if b in snaps else None),
         "scored_customers": len(scored.frame),
     }
-    return _finish(table, scored, model, bt, head, notes)
+    survival = survival_month(table, m, seed, notes=notes)
+    return _finish(table, scored, model, bt, head, notes, survival)
 
 
 # ----------------------------------------------------------------------------------- output

@@ -42,6 +42,11 @@ TUNABLE = {
     "max_bin": int,
 }
 METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile")
+#: what an experiment compares when not told: churnlab's model (trees of depth 4) against
+#: shallower and deeper trees, the one choice that most changes what the model can learn
+DEFAULT_PARAM_SETS: tuple[dict, ...] = ({}, {"max_depth": 2}, {"max_depth": 6})
+#: seeds of an experiment when not told: enough to see the seed-to-seed spread
+DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2)
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,47 @@ def cohort_retention(dataset: Dataset, labels: pd.DataFrame, last_month: str) ->
         table.loc[c, [a for a in ages if a > index[last_month] - index[c]]] = np.nan
     table.index.name, table.columns.name = "cohort", "months_since_signup"
     return table.dropna(axis=1, how="all")
+
+
+def segment_kpis(
+    dataset: Dataset, labels: pd.DataFrame, month: str, column: str = "segment"
+) -> pd.DataFrame:
+    """The churn KPIs of ``month`` per customer segment (the ``column`` of customers).
+
+    One row per segment, in name order (missing segments as ``'(missing)'``): segment,
+    active_customers (at the start of the month), churned, churn_rate and revenue_lost, by the
+    definitions of the module docstring. Empty when customers have no such column.
+    """
+    cols = ["segment", "active_customers", "churned", "churn_rate", "revenue_lost"]
+    if column not in dataset.customers.columns:
+        return pd.DataFrame(columns=cols)
+    start = labels[labels["snapshot"] == shift_month(month, -1)].reset_index(drop=True)
+    start = start.assign(segment=segment_of(dataset, start["customer_id"], column).to_numpy())
+    churned = start["churned"].astype("Float64")
+    lost = _monthly_amount(dataset, start[["customer_id", "snapshot"]]).where(churned == 1, 0.0)
+    grouped = start.assign(_churned=churned, _lost=lost).groupby("segment", sort=True)
+    out = pd.DataFrame(
+        {
+            "active_customers": grouped.size(),
+            "churned": grouped["_churned"].sum(min_count=1).astype(float),
+            "revenue_lost": grouped["_lost"].sum(min_count=1).astype(float),
+        }
+    )
+    unknown = grouped["_churned"].count() < out["active_customers"]
+    out.loc[unknown, ["churned", "revenue_lost"]] = np.nan
+    if dataset.table("billing") is None:
+        out["revenue_lost"] = np.nan
+    out["churn_rate"] = out["churned"] / out["active_customers"]
+    return out.rename_axis("segment").reset_index()[cols]
+
+
+def segment_of(dataset: Dataset, ids: pd.Series, column: str = "segment") -> pd.Series:
+    """Each id's value of the customers' ``column`` as text, ``'(missing)'`` when unknown."""
+    customers = dataset.customers
+    if column not in customers.columns:
+        return pd.Series("(missing)", index=ids.index, dtype="string")
+    values = pd.Series(
+        customers[column].astype("string").to_numpy(),
+        index=customers["customer_id"].astype("string").to_numpy(),
+    )
+    return ids.astype("string").map(values).astype("string").fillna("(missing)")

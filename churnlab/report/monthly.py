@@ -58,7 +58,10 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
 
     Sorted by expected_revenue_at_risk, then churn_probability (both descending), then id;
     when no revenue is known (no billing), by churn_probability alone. The reasons are joined
-    into one text column.
+    into one text column. With time to churn the list has the expected months of the next 12
+    and the 12-month revenue at risk (12 x the monthly amount - the expected revenue); with an
+    actions table each customer's best action, its churn prevented and net gain
+    (docs/actions.md).
     """
     frame = scores.copy()
     revenue = pd.to_numeric(frame.get("expected_revenue_at_risk"), errors="coerce")
@@ -72,6 +75,48 @@ def at_risk(scores: pd.DataFrame, n: int = 50, id_col: str = "customer_id") -> p
         if reasons
         else ""
     )
+    if "expected_revenue_12m" in frame.columns and "value" in frame.columns:
+        frame["revenue_at_risk_12m"] = 12 * frame["value"] - frame["expected_revenue_12m"]
     cols = [id_col, "churn_probability", "risk_rank", "value", "expected_revenue_at_risk"]
-    cols += ["reasons", "action"]
+    cols += ["expected_months_12m", "revenue_at_risk_12m"]  # time to churn, when computed
+    cols += ["reasons", "action", "best_action", "churn_prevented", "net_gain"]  # last 3: actions
     return frame[[c for c in cols if c in frame.columns]].reset_index(drop=True)
+
+
+def outlook(scores: pd.DataFrame) -> dict:
+    """What the scores expect for the horizon ahead: churners, their likely range, revenue.
+
+    ``expected_churners`` is the sum of the churn probabilities (the calibrated model's
+    expected count); ``low``/``high`` its 95 % range if the customers leave independently
+    (the count's standard deviation is ``sqrt(sum p (1 - p))``); ``revenue_at_risk`` the sum of
+    expected_revenue_at_risk (None without billing amounts).
+    """
+    p = pd.to_numeric(scores["churn_probability"], errors="coerce").dropna().to_numpy(float)
+    expected = float(p.sum())
+    spread = 1.959964 * float(np.sqrt((p * (1 - p)).sum()))
+    revenue = pd.to_numeric(scores.get("expected_revenue_at_risk"), errors="coerce")
+    known = revenue is not None and bool(revenue.notna().any())
+    return {
+        "customers": int(len(p)),
+        "expected_churners": expected,
+        "low": max(0.0, expected - spread),
+        "high": expected + spread,
+        "expected_rate": expected / len(p) if len(p) else None,
+        "revenue_at_risk": float(revenue.sum()) if known else None,
+    }
+
+
+def outlook_by_segment(scores: pd.DataFrame, segments: pd.Series) -> pd.DataFrame:
+    """:func:`outlook` per segment; ``segments`` aligns with the rows of ``scores``.
+
+    Columns segment, customers, expected_churners, expected_rate, revenue_at_risk; segments
+    in name order, missing ones as ``'(missing)'``.
+    """
+    cols = ["segment", "customers", "expected_churners", "expected_rate", "revenue_at_risk"]
+    groups = pd.Series(np.asarray(segments, dtype=object)).astype("string").fillna("(missing)")
+    frame = scores.reset_index(drop=True)
+    rows = [
+        {"segment": name, **outlook(frame[(groups == name).to_numpy()])}
+        for name in sorted(groups.unique())
+    ]
+    return pd.DataFrame(rows, columns=cols + ["low", "high"])[cols]

@@ -20,11 +20,15 @@ import pyarrow.parquet as pq
 from churnlab.contract import read_dataset
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.snapshots import check_arguments
-from churnlab.report.experiments import check_experiment_params
+from churnlab.report.experiments import (
+    DEFAULT_PARAM_SETS,
+    DEFAULT_SEEDS,
+    check_experiment_params,
+)
 from churnlab.report.kpis import latest_complete_month as month_of_dataset
 from churnlab.report.kpis import resolve_month
 from churnlab.runs.execute import execute
-from churnlab.runs.manifest import REPO_DIR, input_files
+from churnlab.runs.manifest import input_files
 from churnlab.runs.outdir import check_out, refuse_unsafe
 from churnlab.runs.params import (
     check_explain_params,
@@ -32,8 +36,7 @@ from churnlab.runs.params import (
     definition_of,
     load_table_or_dataset,
 )
-
-NOTEBOOK_DIR = REPO_DIR / "notebooks"
+from churnlab.runs.resources import notebook_path
 
 
 def _check_dataset(params: dict) -> None:
@@ -45,17 +48,6 @@ def _check_dataset(params: dict) -> None:
     dataset = read_dataset(Path(params["data"]))
     resolve_month(dataset, params["month"], params["horizon"])
     check_arguments(dataset, None, definition_of(params))
-
-
-def demo_data_dir() -> Path:
-    """The repository's embedded demo dataset, ``data/demo`` (the project installs editable)."""
-    path = REPO_DIR / "data" / "demo"
-    if not path.is_dir():
-        raise ChurnlabError(
-            f"The demo dataset is missing: {path} does not exist. Run churnlab from a clone of "
-            "the repository (pip install -e .), or regenerate it as data/README.md explains."
-        )
-    return path
 
 
 def latest_complete_month(data: Path) -> str:
@@ -72,23 +64,27 @@ def run_report(
     churn: str = "cancellation",
     inactive_days: int = 30,
     force: bool = False,
+    currency: str = "",
     engine: str = "duckdb",
 ) -> Path:
     """Run the monthly report for ``month`` on the dataset ``data`` into ``out``.
 
+    ``currency`` names the billing amounts' currency in every money figure ('' = no unit).
     Executes notebooks/report.ipynb through papermill and leaves in ``out`` the files of
     docs/outputs.md: report.ipynb, report.html, metrics.json, drivers.csv, scores.csv,
     manifest.json (plus the report's own tables). ``month=''`` means the latest complete month.
     Returns the path of report.html. Raises :class:`ChurnlabError` for bad input (before any
     kernel starts when it can tell) and :class:`RunFailed` when the notebook breaks.
     """
-    params = check_report_params(data, month, horizon, seed, churn, inactive_days, "", engine)
+    params = check_report_params(
+        data, month, horizon, seed, churn, inactive_days, engine=engine, currency=currency
+    )
     data_dir = Path(params["data"]).absolute()
     params["data"] = str(data_dir)
     check_out(out, force, [data_dir])  # the cheap checks first: a bad OUT is refused at once
     _check_dataset(params)
     inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
-    return execute(NOTEBOOK_DIR / "report.ipynb", params, out, inputs, force, "report", [data_dir])
+    return execute(notebook_path("report"), params, out, inputs, force, "report", [data_dir])
 
 
 def run_features(
@@ -171,13 +167,20 @@ def run_explain(
     families: Path | None = None,
     seed: int = 0,
     force: bool = False,
+    duration_col: str | None = None,
 ) -> Path:
     """Train and explain on a feature table through notebooks/explanation.ipynb.
 
     Leaves the same files as a report run in ``out`` (the ``backtest`` block of metrics.json
-    holds the validation metrics) and returns the path of report.html.
+    holds the validation metrics) and returns the path of report.html. With
+    ``duration_col`` (time until churn or the end of observation; the label is the event) a
+    survival model is validated out of fold too (metrics.json ``survival``).
     """
-    params = check_explain_params(table, id_col, label_col, str(families or ""), seed)
+    params = check_explain_params(
+        table, id_col, label_col, str(families or ""), seed, duration_col=duration_col or ""
+    )
+    if not params["duration_col"]:
+        del params["duration_col"]  # a run without a duration passes what it always did
     del params["data"]  # a command-line run always explains a table file
     protected = [Path(params["table"])] + ([Path(params["families"])] if params["families"] else [])
     check_out(out, force, protected)
@@ -188,9 +191,7 @@ def run_explain(
     if params["families"]:
         params["families"] = str(Path(params["families"]).absolute())
         inputs.append(("families/" + Path(params["families"]).name, Path(params["families"])))
-    return execute(
-        NOTEBOOK_DIR / "explanation.ipynb", params, out, inputs, force, "explain", protected
-    )
+    return execute(notebook_path("explanation"), params, out, inputs, force, "explain", protected)
 
 
 def run_experiment(
@@ -200,13 +201,15 @@ def run_experiment(
     id_col: str | None = None,
     label_col: str | None = None,
     families: Path | None = None,
-    seeds: list[int] = (0,),
+    seeds: list[int] = DEFAULT_SEEDS,
     ablate: bool = True,
     force: bool = False,
     param_sets: list[dict] | None = None,
 ) -> Path:
     """Compare model runs (parameter sets x seeds, and family ablations) via the notebook.
 
+    Without ``param_sets``, churnlab's model is compared with shallower and deeper trees
+    (:data:`~churnlab.report.experiments.DEFAULT_PARAM_SETS`) over three seeds.
     Give either a dataset folder ``data`` (its feature table is built) or a feature table
     file ``table`` with ``id_col`` and ``label_col``. Leaves in ``out`` report.ipynb,
     report.html, comparison.csv, runs/<run_id>/manifest.json and manifest.json; returns the
@@ -223,7 +226,9 @@ def run_experiment(
         data=str(data or ""),
     )
     del params["seed"]
-    params.update(check_experiment_params(list(seeds), param_sets or [{}], ablate))
+    params.update(
+        check_experiment_params(list(seeds), param_sets or list(DEFAULT_PARAM_SETS), ablate)
+    )
     source = Path(params["table"] or params["data"]).absolute()
     params["table" if params["table"] else "data"] = str(source)
     inputs = [
@@ -237,5 +242,5 @@ def run_experiment(
         protected.append(Path(params["families"]))
     check_out(out, force, protected)
     return execute(
-        NOTEBOOK_DIR / "experiments.ipynb", params, out, inputs, force, "experiment", protected
+        notebook_path("experiments"), params, out, inputs, force, "experiment", protected
     )

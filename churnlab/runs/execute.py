@@ -21,10 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import papermill
+from papermill.engines import papermill_engines
 from papermill.exceptions import PapermillExecutionError
 
 from churnlab.core.errors import ChurnlabError
-from churnlab.runs.manifest import REPO_DIR, write_manifest
+from churnlab.core.progress import PREFIX
+from churnlab.runs.engine import ChurnlabEngine
+from churnlab.runs.manifest import write_manifest
 from churnlab.runs.outdir import (
     RunLock,
     check_out,
@@ -34,7 +37,8 @@ from churnlab.runs.outdir import (
     seal,
     signals_as_interrupts,
 )
-from churnlab.runs.rendering import render_html
+from churnlab.runs.rendering import render_html, title_notebook
+from churnlab.runs.resources import notebook_dir
 
 #: files whose presence would make a folder look like a finished run
 RESULT_FILES = ("report.html", "metrics.json", "drivers.csv", "scores.csv", "manifest.json")
@@ -69,15 +73,15 @@ def _error_message(err: Exception) -> tuple[str, str]:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the repository when it lies inside it (stable across clones)."""
+    """A packaged notebook as ``notebooks/<name>`` (the same for every install), else its path."""
     try:
-        return path.resolve().relative_to(REPO_DIR).as_posix()
-    except ValueError:
+        return "notebooks/" + path.resolve().relative_to(notebook_dir()).as_posix()
+    except (ValueError, ChurnlabError):
         return str(path)
 
 
 def _say(text: str) -> None:
-    print(f"churnlab: {text}", file=sys.stderr, flush=True)
+    print(f"{PREFIX}{text}", file=sys.stderr, flush=True)
 
 
 def _now() -> str:
@@ -117,13 +121,14 @@ def _run(notebook, parameters, out, partial, inputs, force, command) -> Path:
     """Execute, render, record and publish one run (inside the lock and the partial folder)."""
     executed = partial / "report.ipynb"
     started, clock = _now(), time.perf_counter()
-    _say(f"executing {_shown(notebook)} into {out} ...")
+    _say(f"running {_shown(notebook)} into {out}; one line per stage follows")
     run_notebook(notebook, executed, parameters, partial, out, command)
     executed_s = time.perf_counter() - clock
-    _say("rendering report.html ...")
     html_clock = time.perf_counter()
+    title_notebook(executed)  # the month's title in report.ipynb too, for JupyterLab
     render_html(executed, partial / "report.html")
     timings = {"execute": executed_s, "html": time.perf_counter() - html_clock}
+    _say(f"report.html: {timings['html']:.1f} s")
     write_manifest(
         partial,
         command=command,
@@ -151,18 +156,17 @@ def run_notebook(
     user looks (:func:`~churnlab.runs.outdir.keep_failure`) and raises ChurnlabError (a user
     mistake raised in the kernel, exit 2) or :class:`RunFailed` (anything else, exit 1).
     """
+    papermill_engines.register("churnlab", ChurnlabEngine)  # also without the entry point
     try:
         papermill.execute_notebook(
             str(notebook),
             str(executed),
             parameters={**parameters, "out_dir": "."},
             kernel_name="python3",
+            engine_name="churnlab",  # a quiet kernel; the notebook's stage lines to stderr
             cwd=str(workdir),
             progress_bar=False,
             log_output=False,
-            # the kernel warns on every start that its local TCP link is unencrypted: noise
-            # in a scheduler's log that hides real messages; errors still show
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as err:
         ename, text = _error_message(err)

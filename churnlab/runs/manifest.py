@@ -12,8 +12,23 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
-#: the repository churnlab is installed from (editable), whose commit a manifest records
-REPO_DIR = Path(__file__).resolve().parents[2]
+
+def _source_checkout() -> Path | None:
+    """The git clone churnlab runs from (an editable install), or None for an installed package.
+
+    A wheel lives in site-packages, whose parent folders may belong to some other git
+    repository (a virtual environment inside a project); only a folder holding churnlab's own
+    pyproject.toml and a ``.git`` next to the package counts as churnlab's source.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / ".git").exists():
+        return root
+    return None
+
+
+#: the clone churnlab is installed from (editable), whose commit a manifest records; None when
+#: churnlab is installed from a wheel or a source folder without git (the commit is then null)
+REPO_DIR: Path | None = _source_checkout()
 #: distributions whose versions go into every manifest
 VERSIONED = (
     "churnlab",
@@ -88,6 +103,8 @@ def package_versions() -> dict[str, str | None]:
 
 def git_commit() -> dict:
     """The repository's commit and whether its tracked files had changes (nulls outside git)."""
+    if REPO_DIR is None:
+        return {"commit": None, "dirty": None}
 
     def git(*args: str) -> str | None:
         try:

@@ -81,6 +81,7 @@ def check_report_params(
     inactive_days: object = 30,
     out_dir: object = "",
     engine: object = "duckdb",
+    currency: object = "",
 ) -> dict:
     """Validate the monthly report's parameters and return them normalised.
 
@@ -100,6 +101,7 @@ def check_report_params(
         "inactive_days": _whole("inactive_days", inactive_days, 1),
         "out_dir": _text("out_dir", out_dir, allow_empty=True),
         "engine": _engine(engine),
+        "currency": _currency(currency),
     }
 
 
@@ -112,6 +114,17 @@ def _engine(value: object) -> str:
     return text
 
 
+def _currency(value: object) -> str:
+    """A currency name for money figures: short text (``EUR``, ``US$``), or '' for none."""
+    text = _text("currency", value, allow_empty=True)
+    if len(text) > 12 or "\n" in text:
+        raise ChurnlabError(
+            f"Parameter currency must be a short currency name such as EUR or US$ (at most "
+            f"12 characters); got {value!r}."
+        )
+    return text
+
+
 def check_explain_params(
     table: object,
     id_col: object,
@@ -120,6 +133,7 @@ def check_explain_params(
     seed: object = 0,
     out_dir: object = "",
     data: object = "",
+    duration_col: object = "",
 ) -> dict:
     """Validate the explanation notebook's parameters (see :func:`check_report_params`).
 
@@ -138,6 +152,7 @@ def check_explain_params(
         "seed": _whole("seed", seed),
         "out_dir": _text("out_dir", out_dir, allow_empty=True),
         "data": "" if table_text else str(_existing("data", data, "folder")),
+        "duration_col": _text("duration_col", duration_col, allow_empty=True),
     }
 
 
@@ -149,7 +164,11 @@ def load_table_or_dataset(params: dict):
     """
     if params["table"]:
         return load_feature_table(
-            params["table"], params["id_col"], params["label_col"], params["families"] or None
+            params["table"],
+            params["id_col"],
+            params["label_col"],
+            params["families"] or None,
+            params.get("duration_col") or None,
         )
     return build_feature_table(read_dataset(params["data"]))
 

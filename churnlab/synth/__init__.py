@@ -8,6 +8,15 @@ in chunks; :func:`write_world` writes a world held in memory.
 """
 
 from churnlab.synth.params import FAMILIES, HAZARD, Hazard
-from churnlab.synth.writer import SynthWorld, generate, synthesize, write_world
+from churnlab.synth.writer import SynthWorld, generate, span_text, synthesize, write_world
 
-__all__ = ["FAMILIES", "HAZARD", "Hazard", "SynthWorld", "generate", "synthesize", "write_world"]
+__all__ = [
+    "FAMILIES",
+    "HAZARD",
+    "Hazard",
+    "SynthWorld",
+    "generate",
+    "span_text",
+    "synthesize",
+    "write_world",
+]

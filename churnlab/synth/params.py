@@ -98,6 +98,42 @@ COMMENTS_PROMOTER = ("Great product", "Support was very helpful", "Saves us a lo
 
 
 @dataclass(frozen=True)
+class Action:
+    """A retention action of the synthetic business (``synth --actions``; docs/actions.md).
+
+    ``relief`` says which causes it touches: for each named family, the share of the
+    customer's *positive* contribution of that family (the part that raises the risk) the
+    action removes from the log-odds of churning in the month after it was sent. A customer
+    whose risk comes from families the action does not name gets no effect at all.
+    """
+
+    name: str
+    cost: float
+    channel: str
+    relief: tuple[tuple[str, float], ...] = ()
+
+
+#: the actions, in the order their codes are drawn: a plan review helps price-driven
+#: customers, an escalation support-driven ones, a re-activation email a little for fading
+#: usage, and a newsletter does nothing
+ACTIONS: tuple[Action, ...] = (
+    Action("plan_review", 25.0, "call", (("price", 0.8),)),
+    Action("support_escalation", 15.0, "call", (("support", 0.8),)),
+    Action("reactivation_email", 1.0, "email", (("engagement", 0.3),)),
+    Action("newsletter", 0.5, "email"),
+)
+CHANNELS_OF_ACTIONS = ("call", "email")
+#: share of each snapshot's population (per block of customers) the business targets, by its
+#: own noisy view of the risk: the true log-odds plus normal noise of this sd
+ACTION_TARGET_SHARE = 0.12
+ACTION_RISK_NOISE = 0.5
+#: share of the targeted customers held out on purpose (group control)
+ACTION_HOLDOUT = 0.3
+#: a customer targeted in month k is not targeted again before month k + this
+ACTION_COOLDOWN = 3
+
+
+@dataclass(frozen=True)
 class Hazard:
     """Weights of the true churn hazard: each family's contribution to the log-odds.
 

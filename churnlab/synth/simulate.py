@@ -6,8 +6,10 @@ known; at the month's end it measures each customer's signals from that state (o
 dated before the cutoff), turns them into the true hazard (:mod:`churnlab.synth.drivers`)
 and draws who churns in the following month and on which day. Disengagement is a latent
 state that lowers usage *before* a cutoff; it raises the hazard only through the usage the
-customer left, so the truth never peeks at the future. Everything is vectorised over the
-block; the only Python loop runs over months.
+customer left, so the truth never peeks at the future. With actions on, the business then
+targets retention actions at some of the riskiest customers (:mod:`churnlab.synth.actions`),
+which change the churn probability of the treated ones for the next month. Everything is
+vectorised over the block; the only Python loop runs over months.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from churnlab.synth import drivers
+from churnlab.synth import actions, drivers
 from churnlab.synth import params as P
 from churnlab.synth.population import Customers
 
@@ -256,15 +258,25 @@ def signals_contributions(c: Customers, s: State, pop: np.ndarray, cutoff: int) 
 
 
 def simulate_block(
-    rng: np.random.Generator, c: Customers, cal: P.Calendar, scales: np.ndarray, base: float
+    rng: np.random.Generator,
+    c: Customers,
+    cal: P.Calendar,
+    scales: np.ndarray,
+    base: float,
+    action_rng: np.random.Generator | None = None,
 ) -> tuple[State, dict[str, dict[str, np.ndarray]]]:
     """Run every simulated month for one block; returns the final state (churn days) and
-    the events per table as arrays of block positions, days/ms and values, plus ``truth``."""
+    the events per table as arrays of block positions, days/ms and values, plus ``truth``.
+
+    With ``action_rng``, the business also targets retention actions at the end of every
+    reported month but the last (:mod:`churnlab.synth.actions`), drawn from that generator;
+    a treated customer then churns with the treated probability."""
     s = State(c.n)
     standard = cal.standard_prices()
-    events: dict[str, list[dict[str, np.ndarray]]] = {
-        k: [] for k in ("usage", "tickets", "feedback", "billing", "truth")
-    }
+    names = ("usage", "tickets", "feedback", "billing", "truth")
+    names += ("actions",) if action_rng is not None else ()
+    events: dict[str, list[dict[str, np.ndarray]]] = {k: [] for k in names}
+    memory = actions.Targeting.empty(c.n)
     for k in range(cal.n_months):
         start, end = int(cal.month_start[k]), int(cal.month_start[k + 1])
         idx = np.nonzero((c.signup < end) & (s.churn > start))[0]
@@ -282,18 +294,22 @@ def simulate_block(
         contrib = raw * scales
         logit = base + contrib.sum(axis=1)
         prob = 1.0 / (1.0 + np.exp(-logit))
+        realised = prob
+        truth = {
+            "cust": pop,
+            "month": np.full(len(pop), k),
+            "prob": prob,
+            "base": np.full(len(pop), base),
+            "contrib": contrib,
+        }
         if k >= cal.pre:
-            events["truth"].append(
-                {
-                    "cust": pop,
-                    "month": np.full(len(pop), k),
-                    "prob": prob,
-                    "base": np.full(len(pop), base),
-                    "contrib": contrib,
-                }
-            )
+            if action_rng is not None:
+                realised, acted, sent = _act(action_rng, memory, pop, k, logit, contrib, prob, cal)
+                truth |= acted
+                events["actions"].append(sent)
+            events["truth"].append(truth)
         if k + 1 < cal.n_months:  # the month after the data is never drawn
-            churned = pop[rng.random(len(pop)) < prob]
+            churned = pop[rng.random(len(pop)) < realised]
             next_days = int(cal.month_start[k + 2]) - end
             s.churn[churned] = end + rng.integers(0, next_days, len(churned))
     merged = {
@@ -302,3 +318,35 @@ def simulate_block(
         if parts
     }
     return s, merged
+
+
+def _act(
+    rng: np.random.Generator,
+    memory: actions.Targeting,
+    pop: np.ndarray,
+    k: int,
+    logit: np.ndarray,
+    contrib: np.ndarray,
+    prob: np.ndarray,
+    cal: P.Calendar,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Month ``k``'s actions: the realised churn probability of ``pop``; aligned with it, each
+    customer's action code (-1 = not targeted), group and true effect for the truth; and the
+    rows of the actions table. The last month's actions would be sent after the data's end:
+    nobody is targeted then."""
+    code = np.full(len(pop), -1, dtype=np.int64)
+    control = np.zeros(len(pop), dtype=bool)
+    effect = np.full(len(pop), np.nan)
+    pos = np.zeros(0, dtype=np.int64)
+    sent = np.zeros(0, dtype=np.int64)
+    realised = prob
+    if k + 1 < cal.n_months:
+        hit = actions.target(rng, memory, pop, k, logit, contrib, int(cal.month_start[k + 1]))
+        pos, sent = hit["pos"], hit["sent"]
+        code[pos], control[pos], effect[pos] = hit["action"], hit["control"], hit["effect"]
+        treated = pos[~hit["control"]]
+        realised = prob.copy()
+        realised[treated] += effect[treated]
+    acted = {"action": code, "control": control, "effect": effect}
+    rows = {"cust": pop[pos], "sent": sent, **{key: v[pos] for key, v in acted.items()}}
+    return realised, acted, rows

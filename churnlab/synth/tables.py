@@ -76,8 +76,37 @@ SCHEMAS: dict[str, pa.Schema] = {
             *[(f"contrib_{f}", pa.float64()) for f in P.FAMILIES],
         ]
     ),
+    "actions": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("action", pa.string()),
+            ("sent_at", TS),
+            ("group", pa.string()),
+            ("cost", pa.float64()),
+            ("channel", pa.string()),
+        ]
+    ),
 }
-TABLES = ("customers", "billing", "tickets", "onboarding", "usage", "feedback")
+#: the truth's extra columns with actions: the action a targeted customer got (empty when not
+#: targeted), its group and its true effect on their churn probability (also for control)
+TRUTH_ACTION_FIELDS = [
+    ("action", pa.string()),
+    ("action_group", pa.string()),
+    ("action_effect", pa.float64()),
+]
+TABLES = ("customers", "billing", "tickets", "onboarding", "usage", "feedback", "actions")
+GROUPS = ("treatment", "control")
+
+
+def schema_of(name: str, actions: bool) -> pa.Schema:
+    """The Arrow schema of table ``name`` (the truth gains the action columns with actions)."""
+    schema = SCHEMAS[name]
+    if name == "truth" and actions:
+        for field in TRUTH_ACTION_FIELDS:
+            schema = schema.append(pa.field(*field))
+    return schema
+
+
 COMMENTS = (
     *[text for family in P.COMMENTS_DETRACTOR.values() for text in family],
     *P.COMMENTS_PASSIVE,
@@ -204,14 +233,42 @@ def block_tables(
     tr = _sorted(events["truth"])
     months = tuple(cal.label(k) for k in range(cal.n_months))
     contrib = tr["contrib"]
-    table(
-        "truth",
-        tr["cust"],
-        [
-            _labels(tr["month"], months),
-            pa.array(tr["prob"]),
-            pa.array(tr["base"]),
-            *[pa.array(np.ascontiguousarray(contrib[:, j])) for j in range(contrib.shape[1])],
-        ],
-    )
+    columns = [
+        _labels(tr["month"], months),
+        pa.array(tr["prob"]),
+        pa.array(tr["base"]),
+        *[pa.array(np.ascontiguousarray(contrib[:, j])) for j in range(contrib.shape[1])],
+    ]
+    acted = "actions" in events
+    if acted:
+        none = tr["action"] < 0
+        columns += [
+            _labels(np.maximum(tr["action"], 0), ACTION_NAMES, mask=none),
+            _labels(tr["control"].astype(np.int64), GROUPS, mask=none),
+            pa.array(tr["effect"], mask=none),
+        ]
+    arrays = [ids.take(pa.array(tr["cust"].astype(np.int64))), *columns]
+    out["truth"] = pa.Table.from_arrays(arrays, schema=schema_of("truth", acted))
+    if acted:
+        out["actions"] = _actions(events["actions"], ids)
     return out
+
+
+ACTION_NAMES = tuple(a.name for a in P.ACTIONS)
+
+
+def _actions(ev: dict[str, np.ndarray], ids: pa.Array) -> pa.Table:
+    """The actions table: one row per targeted customer and month, held-out rows in group
+    control (no cost: nothing was carried out)."""
+    a = _sorted(ev, "sent")
+    cost = np.array([x.cost for x in P.ACTIONS])[a["action"]]
+    channel = np.array([P.CHANNELS_OF_ACTIONS.index(x.channel) for x in P.ACTIONS], np.int64)
+    columns = [
+        ids.take(pa.array(a["cust"].astype(np.int64))),
+        _labels(a["action"], ACTION_NAMES),
+        _ms(a["sent"]),
+        _labels(a["control"].astype(np.int64), GROUPS),
+        pa.array(cost, mask=a["control"]),
+        _labels(channel[a["action"]], P.CHANNELS_OF_ACTIONS),
+    ]
+    return pa.Table.from_arrays(columns, schema=SCHEMAS["actions"])

@@ -24,10 +24,11 @@ import pyarrow.parquet as pq
 
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import parse_month
+from churnlab.synth import actions as A
 from churnlab.synth import params as P
 from churnlab.synth.population import draw_customers
 from churnlab.synth.simulate import simulate_block
-from churnlab.synth.tables import SCHEMAS, TABLES, block_tables, customer_ids, id_width
+from churnlab.synth.tables import TABLES, block_tables, customer_ids, id_width, schema_of
 
 #: blocks written per group by synthesize (memory only: the data does not depend on it)
 CHUNK_BLOCKS = 5
@@ -80,6 +81,7 @@ def _blocks(
     dominant: str | None,
     dominance: float,
     block_size: int,
+    actions: bool = False,
 ) -> Iterator[dict[str, pa.Table]]:
     """The Arrow tables of each block of customers, in customer order."""
     cal = P.Calendar.make(start, months)
@@ -89,8 +91,13 @@ def _blocks(
     for b, first in enumerate(range(0, customers, block_size)):
         n = min(block_size, customers - first)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
+        action_rng = (
+            np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b, A.STREAM)))
+            if actions
+            else None
+        )
         people = draw_customers(rng, n, cal)
-        state, events = simulate_block(rng, people, cal, scales, base)
+        state, events = simulate_block(rng, people, cal, scales, base, action_rng)
         yield block_tables(people, state, events, cal, customer_ids(first, n, width))
 
 
@@ -100,10 +107,10 @@ def _groups(blocks: Iterator[dict[str, pa.Table]], size: int) -> Iterator[dict[s
     for block in blocks:
         batch.append(block)
         if len(batch) == size:
-            yield {name: pa.concat_tables([b[name] for b in batch]) for name in SCHEMAS}
+            yield {name: pa.concat_tables([b[name] for b in batch]) for name in batch[0]}
             batch = []
     if batch:
-        yield {name: pa.concat_tables([b[name] for b in batch]) for name in SCHEMAS}
+        yield {name: pa.concat_tables([b[name] for b in batch]) for name in batch[0]}
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -120,18 +127,22 @@ def generate(
     dominance: float = 3.0,
     *,
     block_size: int = P.BLOCK_SIZE,
+    actions: bool = False,
 ) -> SynthWorld:
     """Simulate a subscription business in memory: ``customers`` customers (some signed up
     in the year before ``start``, the rest arriving over the ``months`` reported months),
     their billing, tickets, onboarding, daily usage and NPS answers, and the truth for every
     customer in every snapshot from ``start`` to the last month. ``dominant`` scales that
-    family's contributions by ``dominance`` and the others by ``1 / dominance``. The
-    result depends only on the arguments (``block_size`` is part of the seed's meaning).
+    family's contributions by ``dominance`` and the others by ``1 / dominance``. With
+    ``actions`` the business also runs retention actions with a random holdout
+    (:mod:`churnlab.synth.actions`): an ``actions`` table, and the truth gains each targeted
+    customer's action, group and true effect. The result depends only on the arguments
+    (``block_size`` is part of the seed's meaning).
     """
     start = check_arguments(customers, months, start, dominant, dominance, seed)
-    blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size)
+    blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size, actions)
     (whole,) = _groups(blocks, 10**9)
-    tables = {name: _to_pandas(whole[name]) for name in TABLES}
+    tables = {name: _to_pandas(whole[name]) for name in TABLES if name in whole}
     return SynthWorld(tables, _to_pandas(whole["truth"]))
 
 
@@ -156,12 +167,13 @@ class _Sink:
         if name not in self.writers:
             csv = self.fmt == "csv" and name != "truth"  # truth is always Parquet
             path = self.folder / f"{name}.{'csv' if csv else 'parquet'}"
+            schema = table.schema.remove_metadata()  # no pandas metadata in the files
             self.writers[name] = (
-                pacsv.CSVWriter(path, SCHEMAS[name])
+                pacsv.CSVWriter(path, schema)
                 if csv
                 else pq.ParquetWriter(
                     path,
-                    SCHEMAS[name],
+                    schema,
                     compression=COMPRESSION,
                     compression_level=COMPRESSION_LEVEL,
                 )
@@ -202,8 +214,9 @@ def _write_groups(groups: Iterator[dict[str, pa.Table]], out: Path, fmt: str) ->
 def write_world(world: SynthWorld, out: Path, fmt: str = "parquet") -> Path:
     """Write a world as a dataset folder: one ``<table>.parquet`` (or ``.csv``) per table
     plus ``truth.parquet``. Refuses an existing non-empty folder."""
+    acted = "actions" in world.tables
     group = {
-        name: pa.Table.from_pandas(frame, schema=SCHEMAS[name], preserve_index=False)
+        name: pa.Table.from_pandas(frame, schema=schema_of(name, acted), preserve_index=False)
         for name, frame in [*world.tables.items(), ("truth", world.truth)]
     }
     return _write_groups(iter([group]), out, fmt)
@@ -221,10 +234,30 @@ def synthesize(
     *,
     block_size: int = P.BLOCK_SIZE,
     chunk_blocks: int = CHUNK_BLOCKS,
+    actions: bool = False,
 ) -> Path:
     """Generate a world and write it to ``out`` in groups of ``chunk_blocks`` blocks, so
     memory stays bounded for any number of customers; same data as :func:`generate` with
     the same arguments, whatever ``chunk_blocks`` is. Returns the folder written."""
     start = check_arguments(customers, months, start, dominant, dominance, seed)
-    blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size)
+    blocks = _blocks(customers, months, seed, start, dominant, dominance, block_size, actions)
     return _write_groups(_groups(blocks, chunk_blocks), Path(out), fmt)
+
+
+def span_text(start: str, months: int) -> str:
+    """What a synthetic world covers, in words: its dates and the months a report can take.
+
+    The world holds ``P.PRE_MONTHS`` months of simulated history before ``start`` (customers
+    with tenure, billing and tickets before the first reported month), so a reader who asked
+    for ``months`` months finds more in the files; the earliest month a report can take is the
+    second month of the data (its first snapshot must be labelled), the latest is the last.
+    """
+    calendar = P.Calendar.make(parse_month(start), months)
+    first, last = calendar.label(0), calendar.label(calendar.n_months - 1)
+    end = np.datetime64(calendar.data_end_day - 1, "D")
+    return (
+        f"The data runs from {first}-01 to {end}: {calendar.n_months} months, the {months} "
+        f"requested from {calendar.label(calendar.pre)} plus {calendar.pre} months of simulated "
+        f"history before them. Reports can be made for months {calendar.label(1)} to {last}; "
+        f"the latest is {last} (churnlab report --data DIR --month {last} --out OUT)."
+    )

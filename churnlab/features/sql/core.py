@@ -31,7 +31,7 @@ interpolate a median of doubles with different roundings).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from churnlab.core.families import family
@@ -77,9 +77,44 @@ class Feature:
     template_no: str = ""
 
 
-#: table name -> {column name: kind}, kind one of 'number', 'text', 'date', for the tables the
-#: dataset has (flags count as numbers: SQL sees them as 0/1)
-Schema = dict[str, dict[str, str]]
+class Schema(dict):
+    """table name -> {column name: kind}, kind one of 'number', 'text', 'date', for the tables
+    the dataset has (flags count as numbers: SQL sees them as 0/1).
+
+    ``names`` maps a table's columns to the names the engine knows them by (see
+    :func:`engine_names`): the column's own name unless two columns differ only in case.
+    """
+
+    def __init__(self, kinds=(), names: dict[str, dict[str, str]] | None = None) -> None:
+        super().__init__(kinds)
+        self.names = names or {}
+
+
+def column_sql(schema: dict, table: str, col: str) -> str:
+    """The quoted identifier of a data column in the engine (``schema`` may be a plain dict)."""
+    names = getattr(schema, "names", {})
+    return quote(names.get(table, {}).get(col, col))
+
+
+def engine_names(columns: Sequence[str], keep: Iterable[str] = ()) -> dict[str, str]:
+    """column -> a name no other column of the table shares, ignoring letter case.
+
+    DuckDB resolves identifiers case-insensitively, even quoted ones, so ``sessions`` and
+    ``Sessions`` in one table would both read the first. The columns in ``keep`` (the
+    contract's, which the SQL names literally) and then the others in table order keep their
+    name when it is free; a later one that differs only in case becomes ``Sessions_2`` (or
+    ``_3``, ... whichever is free). Same columns, same names, every run.
+    """
+    keep = set(keep)
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for col in [c for c in columns if c in keep] + [c for c in columns if c not in keep]:
+        name, k = str(col), 2
+        while name.lower() in taken:
+            name, k = f"{col}_{k}", k + 1
+        taken.add(name.lower())
+        out[col] = name
+    return {c: out[c] for c in columns}
 
 
 @dataclass(frozen=True)
@@ -116,23 +151,50 @@ class Family:
             # columns(schema): data column -> its snake_case name part
             for i, (col, part) in enumerate(self.columns(schema).items()):
                 kind = schema[self.table].get(col, "number")
-                repeated += [_expand(p, col, part, i, kind) for p in self.patterns]
+                ident = column_sql(schema, self.table, col)
+                repeated += [_expand(p, col, part, i, kind, ident) for p in self.patterns]
         return fixed + repeated
 
 
-def _expand(pattern: Feature, col: str, part: str, index: int, kind: str) -> Feature:
-    """A pattern feature for one data column; unit ``{kind}`` means category for text."""
+def _expand(pattern: Feature, col: str, part: str, index: int, kind: str, ident: str) -> Feature:
+    """A pattern feature for one data column; unit ``{kind}`` means category for text.
+
+    ``ident`` is the column's quoted name in the engine (``{q}`` in the pattern's SQL).
+    """
     unit = pattern.unit
     if unit == "{kind}":
         unit = "category" if kind == "text" else "value"
     return Feature(
         name=pattern.name.format(col=part),
-        sql=pattern.sql.format(i=index, q=quote(col)),
+        sql=pattern.sql.format(i=index, q=ident),
         unit=unit.format(col=col),
         description=pattern.description.format(col=col),
         template=pattern.template.format(col=col),
         requires=pattern.requires,
     )
+
+
+def distinct_parts(
+    columns: Iterable[str], patterns: Sequence[Feature], fixed: Iterable[str] = ()
+) -> dict[str, str]:
+    """Data column -> the name part of its pattern features, so that no two names clash.
+
+    The part is the column's snake_case form, or that form with ``_2``, ``_3``, ... when one
+    of its features' names is taken: by a fixed feature of the family (a usage column called
+    ``active_days`` next to ``engagement_active_days_30d``), or by an earlier column that
+    snake-cases alike (``sessions`` and ``Sessions``). Columns are taken in table order, so
+    the names are the same on every run.
+    """
+    taken = set(fixed)
+    parts: dict[str, str] = {}
+    for col in columns:
+        base = snake(col)
+        part, k = base, 2
+        while any(p.name.format(col=part) in taken for p in patterns):
+            part, k = f"{base}_{k}", k + 1
+        taken |= {p.name.format(col=part) for p in patterns}
+        parts[col] = part
+    return parts
 
 
 def snake(name: str) -> str:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import DAYS_SINCE, FOREVER, Family, Feature, Schema, quote, snake
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    FOREVER,
+    Family,
+    Feature,
+    Schema,
+    column_sql,
+    distinct_parts,
+)
+
+#: the exact type usage values are summed in (see _engagement_base)
+SUM_TYPE = "DECIMAL(38, 6)"
 
 
 def _metrics(schema: Schema) -> list[str]:
@@ -16,13 +27,13 @@ def _engagement_base(schema: Schema) -> str:
     # Summed as fixed-point DECIMAL: a parallel float sum depends on the order threads add
     # rows, which changed minutes in the last bit between runs (and with them reason texts);
     # an integer-backed sum is exact in any order, so the same data gives the same features.
+    # 38 digits (128-bit): validation caps a value at 1e15, so 6 decimals and any sum of up
+    # to 1e17 rows fit; 18 digits overflowed at 1e12 (byte counts).
     cols = "".join(
-        f", CAST(u.{quote(col)} AS DECIMAL(18, 6)) AS v{i}" for i, col in enumerate(metrics)
+        f", CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE}) AS v{i}"
+        for i, col in enumerate(metrics)
     )
-    # a bucket's sum back in 64-bit fixed point (sum() widens to 128 bits): half the memory
-    part_sums = "".join(
-        f"CAST(sum(u.v{i}) AS DECIMAL(18, 6)) AS m{i}, " for i in range(len(metrics))
-    )
+    part_sums = "".join(f"sum(u.v{i}) AS m{i}, " for i in range(len(metrics)))
     sums = []
     for i in range(len(metrics)):
         sums.append(
@@ -34,11 +45,12 @@ def _engagement_base(schema: Schema) -> str:
     win_cols = "".join(f"w.m{i}_30, w.m{i}_90, w.m{i}_prev, " for i in range(len(metrics)))
     # One scan of usage, no fan-out: every row falls in exactly one bucket, a stretch of days
     # between consecutive window edges (each snapshot's cutoff and the days 30, 60 and 90
-    # before it; before the earliest window, calendar months). A bucket never straddles an
-    # edge, so each window is a union of whole buckets: sums add up, distinct active days add
-    # up (buckets are disjoint), and the latest active day before a cutoff is the last day of
-    # the latest bucket starting before it. The day -> bucket map is a small calendar table,
-    # joined on equality (a hash lookup) instead of a range join.
+    # before it, and every month start, so that a bucket is at most 31 days long even when
+    # the snapshot months have gaps; before the earliest window, calendar months). A bucket
+    # never straddles an edge, so each window is a union of whole buckets: sums add up,
+    # distinct active days add up (buckets are disjoint), and the latest active day before a
+    # cutoff is the last day of the latest bucket starting before it. The day -> bucket map
+    # is a small calendar table, joined on equality (a hash lookup) instead of a range join.
     return f"""WITH s AS (
   -- window starts computed once per snapshot rather than once per usage row
   SELECT sid, cutoff, cutoff - INTERVAL 30 DAY AS from_30, cutoff - INTERVAL 60 DAY AS from_60,
@@ -47,7 +59,8 @@ def _engagement_base(schema: Schema) -> str:
 ), edges AS (
   SELECT e, lead(e) OVER (ORDER BY e) AS next_e
   FROM (SELECT cutoff AS e FROM s UNION SELECT from_30 FROM s UNION SELECT from_60 FROM s
-        UNION SELECT from_90 FROM s) x
+        UNION SELECT from_90 FROM s
+        UNION SELECT day FROM days WHERE day = date_trunc('month', day)) x
 ), cal AS (
   -- every day from the earliest window start to the last cutoff, with its bucket's start
   SELECT d.day, e.e AS lo
@@ -91,53 +104,57 @@ def _engagement_base(schema: Schema) -> str:
 
 
 def _metric_parts(schema: Schema) -> dict[str, str]:
-    return {col: snake(col) for col in _metrics(schema)}
+    """usage column -> its name part, distinct from every other feature's (see distinct_parts)."""
+    return distinct_parts(_metrics(schema), _PATTERNS, (f.name for f in _FIXED))
 
+
+_FIXED = (
+    Feature(
+        "engagement_active_days_30d",
+        "coalesce(a.active_30, 0)",
+        "days",
+        "days with a usage row in the 30 days before the cutoff",
+        "active on {value:.0f} of the last 30 days",
+    ),
+    Feature(
+        "engagement_days_since_active",
+        DAYS_SINCE.format(since="a.last_date", until="p.cutoff"),
+        "days",
+        "days from the latest usage day to the cutoff (1 = active on the last day; "
+        "missing: never active)",
+        "last active {value:.0f} day(s) ago",
+    ),
+)
+_PATTERNS = (
+    Feature(
+        "engagement_{col}_30d",
+        "coalesce(a.m{i}_30, 0)",
+        "{col}",
+        "total {col} in the 30 days before the cutoff",
+        "{{value:,.0f}} {col} in the last 30 days",
+    ),
+    Feature(
+        "engagement_{col}_90d",
+        "coalesce(a.m{i}_90, 0)",
+        "{col}",
+        "total {col} in the 90 days before the cutoff",
+        "{{value:,.0f}} {col} in the last 90 days",
+    ),
+    Feature(
+        "engagement_{col}_trend",
+        # decimals divided as doubles: engines round a decimal quotient differently
+        "CAST(coalesce(a.m{i}_30, 0) AS DOUBLE) "
+        "/ NULLIF(CAST(coalesce(a.m{i}_prev, 0) AS DOUBLE), 0)",
+        "ratio",
+        "{col} in the last 30 days over the 30 days before (missing: none before)",
+        "{col} at {{value:.0%}} of the previous 30 days",
+    ),
+)
 
 ENGAGEMENT = Family(
     name="engagement",
     base=_engagement_base,
-    features=(
-        Feature(
-            "engagement_active_days_30d",
-            "coalesce(a.active_30, 0)",
-            "days",
-            "days with a usage row in the 30 days before the cutoff",
-            "active on {value:.0f} of the last 30 days",
-        ),
-        Feature(
-            "engagement_days_since_active",
-            DAYS_SINCE.format(since="a.last_date", until="p.cutoff"),
-            "days",
-            "days from the latest usage day to the cutoff (1 = active on the last day; "
-            "missing: never active)",
-            "last active {value:.0f} day(s) ago",
-        ),
-    ),
-    patterns=(
-        Feature(
-            "engagement_{col}_30d",
-            "coalesce(a.m{i}_30, 0)",
-            "{col}",
-            "total {col} in the 30 days before the cutoff",
-            "{{value:,.0f}} {col} in the last 30 days",
-        ),
-        Feature(
-            "engagement_{col}_90d",
-            "coalesce(a.m{i}_90, 0)",
-            "{col}",
-            "total {col} in the 90 days before the cutoff",
-            "{{value:,.0f}} {col} in the last 90 days",
-        ),
-        Feature(
-            "engagement_{col}_trend",
-            # decimals divided as doubles: engines round a decimal quotient differently
-            "CAST(coalesce(a.m{i}_30, 0) AS DOUBLE) "
-            "/ NULLIF(CAST(coalesce(a.m{i}_prev, 0) AS DOUBLE), 0)",
-            "ratio",
-            "{col} in the last 30 days over the 30 days before (missing: none before)",
-            "{col} at {{value:.0%}} of the previous 30 days",
-        ),
-    ),
+    features=_FIXED,
+    patterns=_PATTERNS,
     columns=_metric_parts,
 )

@@ -7,9 +7,12 @@ nothing accumulates in pyplot's global state across a long report.
 
 from __future__ import annotations
 
+import textwrap
+
 from matplotlib.figure import Figure
 
 from churnlab.core.families import family
+from churnlab.features.registry import feature_label
 
 ACCENT = "#c0392b"
 MAIN = "#3b75af"
@@ -24,3 +27,8 @@ def new_figure(width: float, height: float) -> tuple[Figure, object]:
     """A pyplot-free figure with one axes."""
     fig = Figure(figsize=(width, height), dpi=100)
     return fig, fig.subplots()
+
+
+def label(feature: str, width: int = 38) -> str:
+    """A feature in words for an axis (from the registry), wrapped onto lines of ``width``."""
+    return "\n".join(textwrap.wrap(feature_label(feature), width)) or feature

@@ -9,6 +9,7 @@ import shap
 from matplotlib.figure import Figure
 
 from churnlab.model.explain import ExplanationData
+from churnlab.report.plots._style import label
 
 
 def _numeric_data(expl: ExplanationData) -> np.ndarray:
@@ -38,7 +39,7 @@ def plot_beeswarm(
         values=expl.values[rows],
         base_values=np.full(len(rows), expl.base_value),
         data=_numeric_data(expl)[rows],
-        feature_names=expl.features,
+        feature_names=[label(f, 45) for f in expl.features],
     )
     fig, ax = plt.subplots(figsize=(7, 0.4 * min(max_display, len(expl.features)) + 1.5))
     shap.plots.beeswarm(explanation, max_display=max_display, ax=ax, show=False, plot_size=None)

@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from churnlab.model.explain import ExplanationData
+from churnlab.report.plots._style import label
 
 
 def plot_dependence(expl: ExplanationData, feature: str, max_rows: int = 5000) -> Figure:
@@ -30,8 +31,8 @@ def plot_dependence(expl: ExplanationData, feature: str, max_rows: int = 5000) -
         known = ~np.isnan(x)
         ax.scatter(x[known], shap_values[known], s=6, alpha=0.4, color="#3b75af")
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xlabel(feature)
+    ax.set_xlabel(label(feature, 60))
     ax.set_ylabel("SHAP value (log-odds of churn)")
-    ax.set_title(f"Effect of {feature} on churn risk")
+    ax.set_title(f"Effect on churn risk: {label(feature, 200).lower()}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -31,8 +31,8 @@ def plot_driver_change(
     )
     ax.set_yticks(y, [f.replace("_", " ") for f in families])
     ax.invert_yaxis()
-    ax.set_xlabel("share of mean |SHAP|")
-    ax.set_title("Driver shares: change vs last month")
+    ax.set_xlabel("share of the explanation of churn risk")
+    ax.set_title("Driver families: this month against last month")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

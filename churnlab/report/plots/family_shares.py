@@ -20,7 +20,7 @@ def plot_family_shares(shares: dict[str, float], title: str = "What drives churn
     for bar, value in zip(bars, values, strict=True):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {value:.0%}", va="center")
     ax.set_xlim(0, max(values, default=0) * 1.2 or 1)
-    ax.set_xlabel("share of mean |SHAP| (all families add up to 100%)")
+    ax.set_xlabel("share of the explanation of churn risk (all families add up to 100%)")
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from churnlab.report.plots._style import family_color
+from churnlab.core.families import family as driver_family
+from churnlab.report.plots._style import family_color, label
 
 
 def plot_family_signals(signals: pd.DataFrame, columns: int = 3) -> Figure:
@@ -30,7 +32,8 @@ def plot_family_signals(signals: pd.DataFrame, columns: int = 3) -> Figure:
             range(len(part)), part["group"].astype(str), rotation=35, ha="right", fontsize=7
         )
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.set_title(f"{family.replace('_', ' ')}: {part['feature'].iloc[0]}", fontsize=9)
+        title = f"{driver_family(family).title}: {label(part['feature'].iloc[0], 200).lower()}"
+        ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=9)
     for ax in axes[len(families) :]:
         ax.set_axis_off()
     fig.supylabel("churn rate next month")

@@ -27,7 +27,7 @@ def plot_segment_shares(shares: pd.DataFrame) -> Figure:
         )
         left = left + wide[family]
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of the segment's mean |SHAP|")
+    ax.set_xlabel("share of the segment's explanation of churn risk")
     ax.set_title("What drives churn, per segment")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=4, fontsize=8, frameon=False)
     fig.tight_layout()

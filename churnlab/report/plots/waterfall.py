@@ -9,6 +9,7 @@ import shap
 from matplotlib.figure import Figure
 
 from churnlab.model.explain import ExplanationData
+from churnlab.report.plots._style import label
 
 
 def plot_waterfall(expl: ExplanationData, row: int, max_display: int = 10) -> Figure:
@@ -20,7 +21,7 @@ def plot_waterfall(expl: ExplanationData, row: int, max_display: int = 10) -> Fi
         values=np.asarray(expl.values[row], dtype=float),
         base_values=float(expl.base_value),
         data=np.array([_show(v) for v in data.to_numpy()], dtype=object),
-        feature_names=expl.features,
+        feature_names=[label(f, 45) for f in expl.features],
     )
     plt.figure(figsize=(7, 0.4 * min(max_display, len(expl.features)) + 1.5))
     shap.plots.waterfall(explanation, max_display=max_display, show=False)
