@@ -40,7 +40,7 @@ STEP = r"""
 import json, os, sys, time
 os.environ.setdefault("CHURNLAB_QUIET", "1")
 from churnlab.contract import read_dataset
-from churnlab.features.build import build_feature_table, write_feature_table
+from churnlab.features.build import build_feature_table
 from churnlab.features.snapshots import default_months
 step, folder, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 start = time.perf_counter()
@@ -53,6 +53,7 @@ if step == "frame":
     table = build_feature_table(dataset, months)
     rows, features = len(table.frame), len(table.features)
 elif step in ("duckdb", "spark"):
+    from churnlab.features.build import write_feature_table
     write_feature_table(dataset, out, months, engine=step)
 seconds = time.perf_counter() - start
 peak = 0
@@ -74,12 +75,19 @@ def read_inputs_once(folder: Path) -> tuple[float, int]:
     return time.perf_counter() - start, rows
 
 
-def run_step(step: str, folder: Path, snapshots: int, out: Path) -> dict:
+def run_step(
+    step: str, folder: Path, snapshots: int, out: Path, source: Path | None = None
+) -> dict:
+    """One step in a fresh process; ``source``: run it on another churnlab source tree."""
+    env = os.environ | {"CHURNLAB_QUIET": "1"}
+    if source is not None:
+        env |= {"PYTHONPATH": str(source), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", STEP, step, str(folder), str(snapshots), str(out)],
         capture_output=True,
         text=True,
-        env=os.environ | {"CHURNLAB_QUIET": "1"},
+        env=env,
+        cwd=source or None,
     )
     if done.returncode != 0:
         sys.exit(f"step {step} failed:\n{done.stderr[-3000:]}")
@@ -92,6 +100,13 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=12)
     parser.add_argument("--spark", action="store_true", help="also run the Spark engine")
     parser.add_argument("--skip-frame", action="store_true", help="skip build_feature_table")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="a churnlab source tree to compare with (e.g. `git archive` of the commit before "
+        "out-of-core validation, which loads every table into pandas): its read_dataset and "
+        "build_feature_table run as a last step",
+    )
     args = parser.parse_args()
     folder = args.folder
     if folder is None:
@@ -137,6 +152,14 @@ def main() -> None:
                 f"{step:<8} features {got['seconds']:8.2f} s   ({what}{extra}); "
                 f"{got['seconds'] / read_s:5.2f}x one read; peak RSS {got['peak'] / GB:.2f} GB "
                 "(whole process: validation + features)"
+            )
+        if args.reference is not None:
+            got = run_step("frame", folder, args.snapshots, Path(tmp) / "none", args.reference)
+            print(
+                f"reference (pandas path: {args.reference.name}) read_dataset {got['validate']:.2f} s, "
+                f"build_feature_table {got['seconds']:.2f} s "
+                f"({got['rows']:,} rows x {got['features']} features); "
+                f"{got['seconds'] / read_s:5.2f}x one read; peak RSS {got['peak'] / GB:.2f} GB"
             )
 
 
