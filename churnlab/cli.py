@@ -55,11 +55,12 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _add_churn_options(p: argparse.ArgumentParser) -> None:
+def _add_churn_options(p: argparse.ArgumentParser, seed: bool = True) -> None:
     p.add_argument(
         "--horizon", type=_positive_int, default=1, help="months ahead the model predicts churn"
     )
-    p.add_argument("--seed", type=_int, default=0, help="random seed of the model")
+    if seed:
+        p.add_argument("--seed", type=_int, default=0, help="random seed of the model")
     p.add_argument(
         "--churn",
         choices=("cancellation", "inactivity"),
@@ -73,6 +74,22 @@ def _add_churn_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --churn inactivity: active = a usage row in the N days before the cutoff",
     )
+
+
+def _add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="what computes the features: duckdb, or spark (needs churnlab[spark])",
+    )
+
+
+def _months(text: str) -> list[str]:
+    months = [m.strip() for m in text.split(",") if m.strip()]
+    if not months:
+        raise argparse.ArgumentTypeError(f"expected months like 2026-09,2026-10, got {text!r}")
+    return months
 
 
 def _add_currency(p: argparse.ArgumentParser) -> None:
@@ -154,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_churn_options(p)
     _add_currency(p)
     _add_force(p)
+    _add_engine_option(p)
+
+    p = command("features", "write the feature table of a dataset as Parquet (no model)")
+    p.add_argument("--data", type=Path, required=True, metavar="DIR", help="dataset folder")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="Parquet file to write")
+    p.add_argument(
+        "--months",
+        type=_months,
+        default=None,
+        metavar="YYYY-MM,...",
+        help="snapshot months (default: every complete month of the data)",
+    )
+    _add_churn_options(p, seed=False)
+    _add_engine_option(p)
+    p.add_argument(
+        "--force", action="store_true", help="replace OUT if it is a feature table churnlab wrote"
+    )
 
     p = command("explain", "train and explain the churn model on a feature table")
     p.add_argument("--table", type=Path, required=True, metavar="FILE", help="CSV or Parquet")
@@ -249,8 +283,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
         inactive_days=args.inactive_days,
         currency=args.currency,
         force=args.force,
+        engine=args.engine,
     )
     print(f"Report written: {html}")
+    return 0
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from churnlab import runs
+
+    out = runs.run_features(
+        data=args.data,
+        out=args.out,
+        months=args.months,
+        horizon=args.horizon,
+        churn=args.churn,
+        inactive_days=args.inactive_days,
+        engine=args.engine,
+        force=args.force,
+    )
+    print(f"Feature table written: {out}")
     return 0
 
 
@@ -338,6 +390,7 @@ COMMANDS = {
     "synth": _cmd_synth,
     "validate": _cmd_validate,
     "report": _cmd_report,
+    "features": _cmd_features,
     "explain": _cmd_explain,
     "experiment": _cmd_experiment,
     "notebooks": _cmd_notebooks,

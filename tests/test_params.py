@@ -20,6 +20,7 @@ from churnlab.runs.params import check_report_params
         ({"churn": "soon"}, "churn must be one of"),
         ({"inactive_days": "30d"}, "inactive_days must be a whole number"),
         ({"data": "/no/such/folder"}, "does not exist"),
+        ({"engine": "pandas"}, "engine must be one of"),
         ({"currency": "euros of the realm"}, "short currency name"),
         ({"currency": 3}, "currency must be a text value"),
     ],
@@ -40,6 +41,7 @@ def test_report_params_normalised(tmp_path):
         "churn": "inactivity",
         "inactive_days": 45,
         "out_dir": "",
+        "engine": "duckdb",
         "currency": "",
     }
     assert check_report_params(str(tmp_path), "")["month"] == ""

@@ -57,18 +57,21 @@ def drop_unnamed(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fi
     for i in blank:
         filled = int(frame.iloc[:, i].notna().sum())
         if filled:
-            findings.append(
-                warning(
-                    table,
-                    None,
-                    filled,
-                    f"column {i + 1} of {len(frame.columns)} has no name but holds "
-                    f"{plural(filled, 'value')}; it is ignored",
-                    "Give the column a name in the header line if churnlab should read it",
-                )
-            )
+            findings.append(unnamed_finding(table, i, len(frame.columns), filled))
     keep = [i for i in range(len(frame.columns)) if i not in set(blank)]
     return frame.iloc[:, keep], findings
+
+
+def unnamed_finding(table: str, position: int, columns: int, filled: int) -> Finding:
+    """The warning for the unnamed column at ``position`` (0-based) holding ``filled`` values."""
+    return warning(
+        table,
+        None,
+        filled,
+        f"column {position + 1} of {columns} has no name but holds "
+        f"{plural(filled, 'value')}; it is ignored",
+        "Give the column a name in the header line if churnlab should read it",
+    )
 
 
 def check_columns(table: str, frame: pd.DataFrame) -> list[Finding]:
@@ -152,7 +155,7 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fi
     if nested:
         frame = frame.drop(columns=nested)
         if table in ("customers", "usage"):  # elsewhere extra columns are never read anyway
-            findings.append(_nested_extra_columns(table, nested, len(frame)))
+            findings.append(nested_extra_finding(table, nested, len(frame)))
     if not changed:
         return frame, findings, id_kind  # Parquet in contract dtypes: no copy at all
     result = frame.copy(deep=False)  # replacing a column leaves the others' memory shared
@@ -176,19 +179,24 @@ _KIND_WORDS = {ID: "ids", DATE: "dates", NUMBER: "numbers", BOOL: "yes/no values
 
 
 def _nested_contract_column(table: str, col: str, series: pd.Series) -> Finding:
-    example = series.dropna().iloc[0]
+    return nested_contract_finding(table, col, int(series.notna().sum()), series.dropna().iloc[0])
+
+
+def nested_contract_finding(table: str, col: str, n: int, example) -> Finding:
+    """The error for a contract column of ``n`` nested values such as ``example``."""
     words = _KIND_WORDS[SCHEMA[table][col][0]]
     return error(
         table,
         col,
-        int(series.notna().sum()),
+        n,
         f"the column holds nested values (lists, records or bytes such as {str(example)[:40]!r}), "
         f"not {words}",
         f"Export {col} as a plain column of {words}",
     )
 
 
-def _nested_extra_columns(table: str, names: list[str], rows: int) -> Finding:
+def nested_extra_finding(table: str, names: list[str], rows: int) -> Finding:
+    """The warning for extra columns of nested values, which are ignored."""
     what = "static attributes" if table == "customers" else "activity measures"
     return warning(
         table,

@@ -10,37 +10,160 @@ types by :mod:`churnlab.contract`:
 - ``amount``, ``list_price``, ``discount``, ``csat``, ``score`` and usage activity columns:
   ``float64``; ``paid`` and ``escalated``: nullable ``boolean``; text columns: string dtype.
 
-It is a plain value: functions downstream read it and never change it.
+A dataset read from a folder keeps its tables in their files (:mod:`churnlab.contract.stored`):
+engines scan them with SQL (:meth:`Dataset.register`), and ``tables`` loads a table into
+pandas only when something asks for the frame (tests, notebooks, small data). A dataset made
+in memory holds its frames. Either way it is a plain value: functions downstream read it and
+never change it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pandas as pd
 
-from churnlab.contract.schema import DATE_COLUMNS, EVENT_DATE
+from churnlab.contract.schema import BOOL, DATE, DATE_COLUMNS, EVENT_DATE, ID, NUMBER, TEXT
+from churnlab.contract.stored import StoredTable, to_frame, view_sql
+from churnlab.core import engine
 from churnlab.core.families import FAMILY_ORDER, TABLE_FAMILIES
+
+#: contract kind -> the kind feature SQL sees ('number', 'text' or 'date'; flags are numbers)
+SQL_KINDS = {ID: "text", TEXT: "text", DATE: "date", NUMBER: "number", BOOL: "number"}
+
+
+class StoredFrames(Mapping):
+    """The tables of a stored dataset as pandas frames, each loaded on first access."""
+
+    def __init__(self, stored: Mapping[str, StoredTable], cutoff: pd.Timestamp | None) -> None:
+        self._stored, self._cutoff, self._frames = dict(stored), cutoff, {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            table = self._stored[name]  # KeyError for a table the dataset does not have
+            con = engine.connect()
+            try:
+                sql = f"SELECT * EXCLUDE (__order) FROM ({view_sql(table, self._cutoff, True)}) x"
+                arrow = con.sql(f"{sql} ORDER BY __order").arrow().read_all()
+            finally:
+                con.close()
+            self._frames[name] = to_frame(arrow, table)
+        return self._frames[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
 
 
 @dataclass(frozen=True)
 class Dataset:
     """Coerced, validated tables of one dataset folder (or made in memory)."""
 
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]
     source: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: for a dataset read from a folder: each table as SQL over its file
+    stored: Mapping[str, StoredTable] = field(default_factory=dict)
+    #: the point in time of :meth:`as_of` (stored tables are cut in SQL)
+    cutoff: pd.Timestamp | None = None
+    #: keeps the scratch folder of typed copies alive as long as the dataset
+    scratch: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_stored(
+        cls,
+        stored: Mapping[str, StoredTable],
+        source: Path | None = None,
+        files: Mapping[str, Path] | None = None,
+        warnings: tuple[str, ...] = (),
+        scratch: Any = None,
+    ) -> Dataset:
+        """A dataset whose tables stay in their files (what :func:`read_dataset` returns)."""
+        return cls(
+            tables=StoredFrames(stored, None),
+            source=source,
+            files=dict(files or {}),
+            warnings=warnings,
+            stored=dict(stored),
+            scratch=scratch,
+        )
+
     #: how far the data is known to reach when that is more than its latest date (set by
     #: :meth:`as_of`: the full data went past the cutoff, even if nothing happened on the
     #: cutoff's last day)
     observed_until: pd.Timestamp | None = None
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """The table ``name``, or ``None`` when the dataset does not have it."""
-        return self.tables.get(name)
+        """The table ``name`` as a pandas frame, or ``None`` when the dataset does not have it.
+
+        For a dataset read from a folder this loads the table into memory; code that must
+        scale works on :meth:`register`'s SQL views instead.
+        """
+        return self.tables.get(name, None)
+
+    def register(
+        self, con: duckdb.DuckDBPyConnection, names: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
+        """Make every table a view (or a registered frame) named after it in ``con``.
+
+        ``names`` renames columns (table -> {column: name in the engine}), e.g. so that two
+        columns differing only in case stay distinct (DuckDB resolves names without case).
+        """
+        names = names or {}
+        if self.stored:
+            for name, table in self.stored.items():
+                sql = view_sql(table, self.cutoff, renames=names.get(name))
+                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+            return
+        for name, frame in self.tables.items():
+            renamed = {c: n for c, n in names.get(name, {}).items() if c != n}
+            con.register(name, frame.rename(columns=renamed) if renamed else frame)
+
+    def connect(
+        self, names: Mapping[str, Mapping[str, str]] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection (:func:`churnlab.core.engine.connect`) holding the tables
+        (columns renamed by ``names``, see :meth:`register`)."""
+        con = engine.connect()
+        self.register(con, names)
+        return con
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """The result of one SQL query over the tables, as a (small) pandas frame."""
+        con = self.connect()
+        try:
+            return con.sql(sql).df()
+        finally:
+            con.close()
+
+    def columns(self, name: str) -> dict[str, str]:
+        """Column -> kind ('number', 'text' or 'date') of table ``name``, without loading it."""
+        if self.stored:
+            table = self.stored[name]
+            return {c: SQL_KINDS.get(kind, kind) for c, (_, kind) in table.columns.items()}
+        kinds = {}
+        for col, series in self.tables[name].items():
+            if pd.api.types.is_datetime64_any_dtype(series):
+                kinds[col] = "date"
+            elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+                kinds[col] = "number"
+            else:
+                kinds[col] = "text"
+        return kinds
+
+    def rows(self, name: str) -> int:
+        """The number of rows of table ``name`` (as of the dataset's cutoff)."""
+        if not self.stored:
+            return len(self.tables[name])
+        return int(self.query(f'SELECT count(*) AS n FROM "{name}"')["n"].iloc[0])
 
     @property
     def customers(self) -> pd.DataFrame:
@@ -55,14 +178,21 @@ class Dataset:
     @property
     def usage_columns(self) -> list[str]:
         """The numeric activity columns of ``usage`` (everything but id and date)."""
-        usage = self.table("usage")
-        if usage is None:
+        if "usage" not in self.tables:
             return []
         return [
             c
-            for c in usage.columns
-            if c not in ("customer_id", "date") and pd.api.types.is_numeric_dtype(usage[c])
+            for c, kind in self.columns("usage").items()
+            if c not in ("customer_id", "date") and kind == "number"
         ]
+
+    @cached_property
+    def first_signup(self) -> pd.Timestamp:
+        """The earliest ``signup_date`` (NaT when there is none)."""
+        if not self.stored:
+            return pd.Timestamp(self.customers["signup_date"].min())
+        value = self.query("SELECT min(signup_date) AS v FROM customers")["v"].iloc[0]
+        return pd.Timestamp(value) if pd.notna(value) else pd.NaT
 
     @cached_property
     def data_start(self) -> pd.Timestamp:
@@ -85,6 +215,8 @@ class Dataset:
         return max(self._date_bounds("max"))
 
     def _date_bounds(self, how: str) -> list[pd.Timestamp]:
+        if self.stored:
+            return self._stored_bounds(how)
         bounds = []
         for name, frame in self.tables.items():
             for col in DATE_COLUMNS.get(name, ()):
@@ -95,6 +227,18 @@ class Dataset:
         if not bounds:
             raise ValueError("dataset has no dates")
         return bounds
+
+    def _stored_bounds(self, how: str) -> list[pd.Timestamp]:
+        parts = [
+            f'SELECT {how}("{col}") AS v FROM "{name}"'
+            for name in self.stored
+            for col in DATE_COLUMNS.get(name, ())
+            if col in self.stored[name].columns
+        ]
+        values = self.query(" UNION ALL ".join(parts))["v"].dropna() if parts else []
+        if not len(values):
+            raise ValueError("dataset has no dates")
+        return [pd.Timestamp(v) for v in values]
 
     def as_of(self, cutoff: pd.Timestamp) -> Dataset:
         """The dataset as it was known just before ``cutoff``.
@@ -109,6 +253,11 @@ class Dataset:
             seen = min(self.data_end, cutoff - pd.Timedelta(microseconds=1))
         except ValueError:  # a dataset without any date
             seen = None
+        if self.stored:
+            cut = cutoff if self.cutoff is None else min(cutoff, self.cutoff)
+            return replace(
+                self, tables=StoredFrames(self.stored, cut), cutoff=cut, observed_until=seen
+            )
         kept: dict[str, pd.DataFrame] = {}
         for name, frame in self.tables.items():
             date_col = EVENT_DATE.get(name)

@@ -202,13 +202,12 @@ def _is_csv_part(path: Path) -> bool:
     return name.endswith(".csv")
 
 
-def _read_folder(table: str, folder: Path) -> tuple[pa.Table | None, list[Finding]]:
-    """A table written as a folder of parts: every part read and the parts stacked.
+def folder_parts(table: str, folder: Path) -> tuple[list[Path], bool, list[Finding]]:
+    """The parts of a table written as a folder, whether they are Parquet, and findings.
 
-    Parquet parts are read as one pyarrow dataset (``key=value`` sub-folders become columns),
-    their schemas unified so that a part where a column is all null or int32 instead of int64
-    still fits. Files whose name starts with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are
-    skipped; other files that are not parts are ignored with a warning.
+    Files whose name starts with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are skipped; other
+    files that are not parts are ignored with a warning. No parts (or a mix of Parquet and
+    CSV parts) is an error, and the list of parts is then empty.
     """
     files = sorted(
         p
@@ -219,28 +218,36 @@ def _read_folder(table: str, folder: Path) -> tuple[pa.Table | None, list[Findin
     csv = [p for p in files if _is_csv_part(p)]
     where = f"{folder.name}/"
     if parquet and csv:
-        return None, [
-            error(
-                table,
-                None,
-                0,
-                f"the folder {where} mixes Parquet and CSV parts "
-                f"(e.g. {parquet[0].name} and {csv[0].name})",
-                "Keep the parts of one export in the folder, all Parquet or all CSV",
-            )
-        ]
+        return (
+            [],
+            False,
+            [
+                error(
+                    table,
+                    None,
+                    0,
+                    f"the folder {where} mixes Parquet and CSV parts "
+                    f"(e.g. {parquet[0].name} and {csv[0].name})",
+                    "Keep the parts of one export in the folder, all Parquet or all CSV",
+                )
+            ],
+        )
     parts = parquet or csv
     if not parts:
-        return None, [
-            error(
-                table,
-                None,
-                0,
-                f"the folder {where} holds no Parquet or CSV parts"
-                + (f" (it holds {', '.join(p.name for p in files[:5])})" if files else ""),
-                f"Put the parts of the {table} export (part-*.parquet or part-*.csv) in it",
-            )
-        ]
+        return (
+            [],
+            False,
+            [
+                error(
+                    table,
+                    None,
+                    0,
+                    f"the folder {where} holds no Parquet or CSV parts"
+                    + (f" (it holds {', '.join(p.name for p in files[:5])})" if files else ""),
+                    f"Put the parts of the {table} export (part-*.parquet or part-*.csv) in it",
+                )
+            ],
+        )
     findings = []
     stray = [p.relative_to(folder).as_posix() for p in files if p not in set(parts)]
     if stray:
@@ -254,11 +261,29 @@ def _read_folder(table: str, folder: Path) -> tuple[pa.Table | None, list[Findin
                 "Only the parts of the export belong in the folder",
             )
         )
-    if parquet:
-        arrow, problems = _parquet_parts(table, folder, parquet)
-        return arrow, findings + problems
+    return parts, bool(parquet), findings
+
+
+def _read_folder(table: str, folder: Path) -> tuple[pa.Table | None, list[Finding]]:
+    """A table written as a folder of parts (:func:`folder_parts`): the parts stacked.
+
+    Parquet parts are read as one pyarrow dataset (:func:`parquet_parts`); CSV parts one by
+    one, their columns unified by name.
+    """
+    parts, is_parquet, findings = folder_parts(table, folder)
+    if not parts:
+        return None, findings
+    if is_parquet:
+        data, problems = parquet_parts(table, folder, parts)
+        if data is None:
+            return None, findings + problems
+        try:
+            return data.to_table(), findings
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            return None, findings + [_parquet_problem(table, f"{folder.name}/", exc)]
+    where = f"{folder.name}/"
     tables = []
-    for part in csv:
+    for part in parts:
         arrow, problems = _read_csv(table, part, label=f"{where}{part.relative_to(folder)}")
         findings += problems
         if arrow is None:
@@ -269,13 +294,16 @@ def _read_folder(table: str, folder: Path) -> tuple[pa.Table | None, list[Findin
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         # parts whose columns were guessed as different types: read every column as text and
         # let coercion decide, as for one file
-        tables = [_read_csv(table, part, all_text=True)[0] for part in csv]
+        tables = [_read_csv(table, part, all_text=True)[0] for part in parts]
         return pa.concat_tables(tables, promote_options="permissive"), findings
 
 
-def _parquet_parts(
+def parquet_parts(
     table: str, folder: Path, parts: list[Path]
-) -> tuple[pa.Table | None, list[Finding]]:
+) -> tuple[pds.Dataset | None, list[Finding]]:
+    """Parquet parts as one pyarrow dataset: ``key=value`` sub-folders become columns, and the
+    schemas are unified so that a part where a column is all null or int32 instead of int64
+    still fits."""
     paths = [str(p) for p in parts]
     try:
         schemas = [pq.read_schema(p) for p in paths]
@@ -290,7 +318,7 @@ def _parquet_parts(
             partitioning="hive",
             partition_base_dir=str(folder),
         )
-        return data.to_table(), []
+        return data, []
     except (pa.ArrowException, OSError, ValueError) as exc:
         return None, [_parquet_problem(table, f"{folder.name}/", exc)]
 

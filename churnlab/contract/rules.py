@@ -101,23 +101,27 @@ def _date_range(table: str, frame: pd.DataFrame, col: str) -> list[Finding]:
     bad = early | late
     if not bad.any():
         return []
-    n = int(bad.sum())
+    examples = row_examples(frame, bad, ["customer_id", col])
+    return [date_range_finding(table, col, int(early.sum()), int(late.sum()), examples)]
+
+
+def date_range_finding(table: str, col: str, early: int, late: int, examples) -> Finding:
+    """The error for ``early`` dates before 1901 and ``late`` ones from 2099 on (both paths)."""
+    n = early + late
     parts = []
-    if early.any():
-        parts.append(f"{int(early.sum()):,} before {EARLIEST_DATE:%Y-%m-%d}")
-    if late.any():
-        parts.append(f"{int(late.sum()):,} on or after {FAR_FUTURE:%Y-%m-%d}")
-    return [
-        error(
-            table,
-            col,
-            n,
-            f"{plural(n, 'date')} outside the years {EARLIEST_DATE.year}..{FAR_FUTURE.year - 1} "
-            f"({', '.join(parts)}): placeholders such as 1900-01-01 or 9999-12-31, or typos",
-            "Correct those dates, or leave the cell empty when there is no date",
-            row_examples(frame, bad, ["customer_id", col]),
-        )
-    ]
+    if early:
+        parts.append(f"{early:,} before {EARLIEST_DATE:%Y-%m-%d}")
+    if late:
+        parts.append(f"{late:,} on or after {FAR_FUTURE:%Y-%m-%d}")
+    return error(
+        table,
+        col,
+        n,
+        f"{plural(n, 'date')} outside the years {EARLIEST_DATE.year}..{FAR_FUTURE.year - 1} "
+        f"({', '.join(parts)}): placeholders such as 1900-01-01 or 9999-12-31, or typos",
+        "Correct those dates, or leave the cell empty when there is no date",
+        examples,
+    )
 
 
 def _finite(table: str, frame: pd.DataFrame, col: str) -> list[Finding]:
@@ -127,21 +131,23 @@ def _finite(table: str, frame: pd.DataFrame, col: str) -> list[Finding]:
         bad = np.abs(values) > MAX_MAGNITUDE  # inf too; NaN compares False
     if not bad.any():
         return []
-    n = int(bad.sum())
-    infinite = int(np.isinf(values).sum())
+    examples = row_examples(frame, pd.Series(bad, index=frame.index), ["customer_id", col])
+    return [finite_finding(table, col, int(bad.sum()), int(np.isinf(values).sum()), examples)]
+
+
+def finite_finding(table: str, col: str, n: int, infinite: int, examples) -> Finding:
+    """The error for ``n`` values beyond 1e15 in size, ``infinite`` of them infinite."""
     what = f"{infinite:,} infinite, " if infinite else ""
-    return [
-        error(
-            table,
-            col,
-            n,
-            f"{plural(n, 'value')} {'is' if n == 1 else 'are'} not a usable number ({what}"
-            f"{n - infinite:,} larger than 10^15 in size): a placeholder such as 1e300 or "
-            "inf, an overflow or a unit error",
-            f"Correct those {col} values, or leave the cell empty when unknown",
-            row_examples(frame, pd.Series(bad, index=frame.index), ["customer_id", col]),
-        )
-    ]
+    return error(
+        table,
+        col,
+        n,
+        f"{plural(n, 'value')} {'is' if n == 1 else 'are'} not a usable number ({what}"
+        f"{n - infinite:,} larger than 10^15 in size): a placeholder such as 1e300 or "
+        "inf, an overflow or a unit error",
+        f"Correct those {col} values, or leave the cell empty when unknown",
+        examples,
+    )
 
 
 def _action_text(values: pd.Series) -> pd.Series:
@@ -156,34 +162,38 @@ def action_rules(actions: pd.DataFrame, broken: set[tuple[str, str]]) -> list[Fi
     if "action" in actions.columns and ("actions", "action") not in broken:
         empty = _action_text(actions["action"]).isna()
         if empty.any():
-            n = int(empty.sum())
-            findings.append(
-                error(
-                    "actions",
-                    "action",
-                    n,
-                    f"{plural(n, 'row', 'have')} no action",
-                    "Name the action of every row (e.g. plan_review), or remove those rows",
-                    row_examples(actions, empty, ["customer_id", "sent_at"]),
-                )
-            )
+            examples = row_examples(actions, empty, ["customer_id", "sent_at"])
+            findings.append(no_action_finding(int(empty.sum()), examples))
     if "group" in actions.columns and ("actions", "group") not in broken:
         group = _action_text(actions["group"]).str.lower()
         bad = group.notna() & ~group.isin(ACTION_GROUPS)
         if bad.any():
-            n = int(bad.sum())
-            findings.append(
-                error(
-                    "actions",
-                    "group",
-                    n,
-                    f"{plural(n, 'value', 'are')} neither treatment nor control",
-                    "Write treatment for an action carried out and control for a customer held "
-                    "out on purpose (case and spaces do not matter; empty means treatment)",
-                    row_examples(actions, bad, ["customer_id", "group"]),
-                )
-            )
+            examples = row_examples(actions, bad, ["customer_id", "group"])
+            findings.append(bad_group_finding(int(bad.sum()), examples))
     return findings
+
+
+def no_action_finding(n: int, examples) -> Finding:
+    return error(
+        "actions",
+        "action",
+        n,
+        f"{plural(n, 'row', 'have')} no action",
+        "Name the action of every row (e.g. plan_review), or remove those rows",
+        examples,
+    )
+
+
+def bad_group_finding(n: int, examples) -> Finding:
+    return error(
+        "actions",
+        "group",
+        n,
+        f"{plural(n, 'value', 'are')} neither treatment nor control",
+        "Write treatment for an action carried out and control for a customer held "
+        "out on purpose (case and spaces do not matter; empty means treatment)",
+        examples,
+    )
 
 
 def normalise_actions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -445,46 +455,54 @@ def _orphans(table, frame, orphan, known, id_kinds) -> list[Finding]:
         hit = pc.filter(distinct, matches)[0].as_py()
         normal = _normalise(pa.array([hit], pa.large_string()))[0].as_py()
         twin = pc.filter(known, pc.equal(normal_known, normal))[0].as_py()
-        findings.append(
+        findings.append(spelling_finding(table, n, n_match, hit, twin, id_kinds))
+    return findings + orphan_findings(table, n, len(frame), examples)
+
+
+def spelling_finding(
+    table: str, n: int, n_match: int, hit: str, twin: str, id_kinds: dict[str, str]
+) -> Finding:
+    """The error for orphan ids that match a customer once normalised (:data:`_SPELLINGS`)."""
+    return error(
+        table,
+        "customer_id",
+        n,
+        f"ids are written differently than in customers: {plural(n_match, 'id', 'match')} a "
+        f"customer only after removing {_differences(hit, twin)} (e.g. {hit!r} here, "
+        f"{twin!r} in customers; customers stores ids as "
+        f"{id_kinds.get('customers', 'text')}, {table} as {id_kinds.get(table, 'text')})",
+        "Export customer_id identically in every table, e.g. as text with the same "
+        "zero padding, without spaces around it",
+    )
+
+
+def orphan_findings(table: str, n: int, rows: int, examples: list[str]) -> list[Finding]:
+    """``n`` orphans of ``rows``: a warning (they are left out), or an error for most rows."""
+    if n > MAX_ORPHAN_SHARE * rows:
+        return [
             error(
                 table,
                 "customer_id",
                 n,
-                f"ids are written differently than in customers: {plural(n_match, 'id', 'match')} a "
-                f"customer only after removing {_differences(hit, twin)} (e.g. {hit!r} here, "
-                f"{twin!r} in customers; customers stores ids as "
-                f"{id_kinds.get('customers', 'text')}, {table} as {id_kinds.get(table, 'text')})",
-                "Export customer_id identically in every table, e.g. as text with the same "
-                "zero padding, without spaces around it",
-            )
-        )
-    if n > MAX_ORPHAN_SHARE * len(frame):
-        findings.append(
-            error(
-                table,
-                "customer_id",
-                n,
-                f"{n:,} of {plural(len(frame), 'row')} ({n / len(frame):.0%}) have a customer_id "
+                f"{n:,} of {plural(rows, 'row')} ({n / rows:.0%}) have a customer_id "
                 "not in customers: a table that loses most of its rows this way is almost "
                 "certainly a broken export",
                 "Check that customers is complete and that both tables come from the same "
                 "system and export",
                 examples,
             )
-        )
-        return findings
-    findings.append(
+        ]
+    return [
         warning(
             table,
             "customer_id",
             n,
-            f"{n:,} of {plural(len(frame), 'row')} have a customer_id not in customers "
+            f"{n:,} of {plural(rows, 'row')} have a customer_id not in customers "
             "(or none); they are left out",
             "Check that customers is complete, or remove those rows from the export",
             examples,
         )
-    )
-    return findings
+    ]
 
 
 def show_id(value) -> str:

@@ -14,19 +14,22 @@ a churn date, ignored files) are carried in ``Dataset.warnings``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from churnlab.contract.checks import Scratch, check_files
 from churnlab.contract.coerce import check_columns, coerce_table, drop_unnamed
 from churnlab.contract.dataset import Dataset
 from churnlab.contract.findings import ERROR, WARNING, Finding, plural, warning
-from churnlab.contract.read import discover_files, read_table
+from churnlab.contract.read import discover_files
 from churnlab.contract.rules import link_rules, normalise_actions, value_rules
 from churnlab.contract.schema import SCHEMA
 from churnlab.core.errors import ChurnlabError
+from churnlab.core.progress import stage
 
 __all__ = [
     "Finding",
@@ -79,13 +82,13 @@ def _count_note(findings: list[Finding], word: str) -> str:
 def _summary(dataset: Dataset, formats: Mapping[str, str]) -> list[str]:
     lines = ["Tables:"]
     for name in SCHEMA:
-        frame = dataset.table(name)
-        if frame is not None:
+        if name in dataset.tables:
             fmt = formats.get(name, "memory")
-            lines.append(f"  {name:<11} {fmt:<8} {len(frame):>12,} rows")
-    customers = dataset.customers
-    churned = int(customers["churn_date"].notna().sum()) if "churn_date" in customers else 0
-    lines.append(f"Customers: {len(customers):,} ({churned:,} with a churn_date)")
+            lines.append(f"  {name:<11} {fmt:<8} {dataset.rows(name):>12,} rows")
+    churn = "count(churn_date)" if "churn_date" in dataset.columns("customers") else "0"
+    counts = dataset.query(f"SELECT count(*) AS n, {churn} AS churned FROM customers")
+    n, churned = int(counts["n"].iloc[0]), int(counts["churned"].iloc[0])
+    lines.append(f"Customers: {n:,} ({churned:,} with a churn_date)")
     try:
         start, end = dataset.data_start, dataset.data_end
         lines.append(f"Date range: {start:%Y-%m-%d} .. {end:%Y-%m-%d}")
@@ -104,14 +107,24 @@ def check_dataset(path: str | Path) -> ValidationResult:
     """
     folder = Path(path)
     files, findings = discover_files(folder)
-    raw: dict[str, pd.DataFrame] = {}
-    for table, file in files.items():  # even after a folder error: report everything at once
-        frame, problems = read_table(table, file)
-        findings += problems
-        if frame is not None:
-            raw[table] = frame
     formats = {t: p.suffix.lstrip(".") for t, p in files.items()}
-    return _validate(raw, findings, folder, files, formats)
+    scratch = Scratch(os.environ.get("CHURNLAB_TMP") or None)
+    # even after a folder error: report everything at once
+    with stage(f"validation of {folder}"):
+        found, stored, _ = check_files(files, scratch)
+    findings += found
+    _missing_customers(findings, "customers" in stored)
+    errors, warnings = _sorted(findings)
+    dataset = None
+    if not errors:
+        dataset = Dataset.from_stored(
+            stored,
+            source=folder,
+            files=files,
+            warnings=tuple(str(w) for w in warnings),
+            scratch=scratch,
+        )
+    return ValidationResult(errors, warnings, dataset, folder, formats)
 
 
 def read_dataset(path: str | Path) -> Dataset:
@@ -152,20 +165,7 @@ def dataset_from_frames(
 
 def _validate(raw, findings, source, files, formats) -> ValidationResult:
     """Columns, coercion and rules on raw frames -> ValidationResult (the shared pipeline)."""
-    # the folder, the file or the missing table may already have been reported
-    told = any(f.severity == ERROR and f.table in ("customers", None) for f in findings)
-    if "customers" not in raw and not told:
-        findings.append(
-            Finding(
-                ERROR,
-                "customers",
-                None,
-                0,
-                (),
-                "the required customers table is missing",
-                "Add a customers table with customer_id, signup_date, churn_date",
-            )
-        )
+    _missing_customers(findings, "customers" in raw)
     tables: dict[str, pd.DataFrame] = {}
     id_kinds: dict[str, str] = {}
     broken: set[tuple[str, str]] = set()
@@ -183,10 +183,7 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
     if "customers" in tables and "customer_id" in tables["customers"].columns:
         tables, links = link_rules(tables, id_kinds)
         findings += links
-    # report in table order (customers first), then column order, whatever found them
-    order = {name: i for i, name in enumerate(SCHEMA)}
-    findings.sort(key=lambda f: (order.get(f.table, -1), _column_rank(f)))
-    errors, warnings = _errors(findings), _warnings(findings)
+    errors, warnings = _sorted(findings)
     dataset = None
     if not errors:
         dataset = Dataset(
@@ -196,6 +193,30 @@ def _validate(raw, findings, source, files, formats) -> ValidationResult:
             warnings=tuple(str(w) for w in warnings),
         )
     return ValidationResult(errors, warnings, dataset, source, formats)
+
+
+def _missing_customers(findings: list[Finding], present: bool) -> None:
+    # the folder, the file or the missing table may already have been reported
+    told = any(f.severity == ERROR and f.table in ("customers", None) for f in findings)
+    if not present and not told:
+        findings.append(
+            Finding(
+                ERROR,
+                "customers",
+                None,
+                0,
+                (),
+                "the required customers table is missing",
+                "Add a customers table with customer_id, signup_date, churn_date",
+            )
+        )
+
+
+def _sorted(findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """Errors and warnings in table order (customers first), then column order."""
+    order = {name: i for i, name in enumerate(SCHEMA)}
+    findings = sorted(findings, key=lambda f: (order.get(f.table, -1), _column_rank(f)))
+    return _errors(findings), _warnings(findings)
 
 
 def _column_rank(finding: Finding) -> int:

@@ -12,19 +12,24 @@ family off: the feature table then simply has no columns of that family.
 from __future__ import annotations
 
 import logging
-import time
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, ChurnDefinition
+from churnlab.core.engine import sql_literal
+from churnlab.core.errors import ChurnlabError
+from churnlab.core.progress import stage
 from churnlab.features.registry import spec_of
 from churnlab.features.snapshots import check_arguments, engine_columns, open_engine
-from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query
+from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query, quote
 from churnlab.features.sql.profile import attribute_names
 from churnlab.features.table import EVENT_COL, TIME_COL, FeatureTable
 
@@ -38,16 +43,8 @@ def dataset_schema(dataset: Dataset) -> Schema:
     columns, as the contract says other usage columns are ignored.
     """
     schema = Schema(names=engine_columns(dataset))
-    for name, frame in dataset.tables.items():
-        kinds = {}
-        for col in frame.columns:
-            series = frame[col]
-            if pd.api.types.is_datetime64_any_dtype(series):
-                kinds[col] = "date"
-            elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-                kinds[col] = "number"
-            else:
-                kinds[col] = "text"
+    for name in dataset.tables:
+        kinds = dataset.columns(name)
         if name == "usage":
             keep = {"customer_id", "date", *dataset.usage_columns}
             kinds = {c: k for c, k in kinds.items() if c in keep}
@@ -61,10 +58,24 @@ def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
     return [(family, family.available(schema)) for family in FAMILIES if family.table in schema]
 
 
+#: the key of the Parquet metadata (or, for Spark's folder, the file) that marks a feature
+#: table churnlab wrote: ``churnlab features --force`` replaces nothing else
+MARKER_KEY = "churnlab"
+
+#: the engines that compute features: DuckDB here, Spark through churnlab.features.spark
+ENGINES = ("duckdb", "spark")
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ChurnlabError(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
+
+
 def build_feature_table(
     dataset: Dataset,
     months: Sequence[str] | None = None,
     definition: ChurnDefinition = DEFAULT_CHURN,
+    engine: str = "duckdb",
 ) -> FeatureTable:
     """Point-in-time features of every snapshot's population, with labels.
 
@@ -77,39 +88,65 @@ def build_feature_table(
     customer. ``value_col`` is ``price_amount`` when there is billing,
     ``segment_col`` is ``profile_segment`` when customers have a segment. Feature values use
     only rows dated before each snapshot's cutoff; a missing table turns its family off.
+    ``engine='spark'`` computes the same SQL on Spark (:mod:`churnlab.features.spark`).
     """
+    _check_engine(engine)
     months = check_arguments(dataset, months, definition)
-    schema = dataset_schema(dataset)
     plan = feature_plan(dataset)
-    started = time.perf_counter()
-    con = open_engine(dataset, months, definition)
-    log.debug("population and labels: %.2f s", time.perf_counter() - started)
+    if engine == "spark":
+        with tempfile.TemporaryDirectory(prefix="churnlab-features-") as tmp:
+            out = write_feature_table(
+                dataset, Path(tmp) / "features.parquet", months, definition, engine
+            )
+            with stage("features: loading the Spark result"):
+                arrow = pq.read_table(out)
+            return _feature_table(dataset, plan, arrow, months, definition)
+    schema = dataset_schema(dataset)
+    with stage("features: population and labels"):
+        con = open_engine(dataset, months, definition)
     try:
-        keys = _fetch_in_order(
-            con, "SELECT rid, customer_id, snapshot, churned, months_to_churn, churn_event FROM pop"
-        )
+        keys = _fetch_in_order(con, f"SELECT rid, {', '.join(key_columns(definition))} FROM pop")
         n = keys.num_rows
-        numeric = [(fam, f) for fam, feats in plan for f in feats if f.unit != "category"]
+        numeric = [f for _, feats in plan for f in feats if f.unit != "category"]
         # numbers go straight into one column-major float64 block: the frame then holds
         # them as a single block, without a copy per column or a consolidation copy
         block = np.empty((n, len(numeric)), dtype="float64", order="F")
-        position = {f.name: k for k, (_, f) in enumerate(numeric)}
+        position = {f.name: k for k, f in enumerate(numeric)}
         text: dict[str, pd.Series] = {}
         for family, features in plan:
             if not features:
                 continue
-            started = time.perf_counter()
-            result = _fetch_in_order(con, family_query(family, schema, features))
-            for feature in features:
-                col = result.column(feature.name)
-                if feature.unit == "category":
-                    text[feature.name] = col.to_pandas().astype("string")
-                else:
-                    block[:, position[feature.name]] = col.to_numpy()
-            del result  # free it before the next family's query runs (peak memory)
-            log.debug("family %s: %.2f s", family.name, time.perf_counter() - started)
+            with stage(f"features: {family.name}"):
+                result = _fetch_in_order(con, family_query(family, schema, features))
+                for feature in features:
+                    col = result.column(feature.name)
+                    if feature.unit == "category":
+                        text[feature.name] = col.to_pandas().astype("string")
+                    else:
+                        block[:, position[feature.name]] = col.to_numpy()
+                del result  # free it before the next family's query runs (peak memory)
     finally:
         con.close()
+    return _assemble(dataset, plan, keys, block, list(position), text, months, definition)
+
+
+def _feature_table(dataset, plan, arrow: pa.Table, months, definition) -> FeatureTable:
+    """A feature table from a written result (customer_id, snapshot, churned, features)."""
+    numeric = [f.name for _, feats in plan for f in feats if f.unit != "category"]
+    block = np.empty((arrow.num_rows, len(numeric)), dtype="float64", order="F")
+    for k, name in enumerate(numeric):
+        block[:, k] = arrow.column(name).to_numpy(zero_copy_only=False)
+    text = {
+        f.name: arrow.column(f.name).to_pandas().astype("string")
+        for _, feats in plan
+        for f in feats
+        if f.unit == "category"
+    }
+    keys = arrow.select(key_columns(definition))
+    return _assemble(dataset, plan, keys, block, numeric, text, months, definition)
+
+
+def _assemble(dataset, plan, keys, block, numeric, text, months, definition) -> FeatureTable:
     head = {
         "customer_id": keys.column("customer_id").to_pandas().astype("string"),
         "snapshot": keys.column("snapshot").to_pandas().astype("string"),
@@ -122,15 +159,15 @@ def build_feature_table(
     frame = pd.concat(
         [
             pd.DataFrame(head),
-            pd.DataFrame(block, columns=list(position), copy=False),
+            pd.DataFrame(block, columns=numeric, copy=False),
             pd.DataFrame(text),
         ],
         axis=1,
     )
     # numeric features first, then categories: the frame's column order
-    families = {f.name: fam.name for fam, f in numeric}
+    families = {f.name: fam.name for fam, feats in plan for f in feats if f.unit != "category"}
     families |= {f.name: fam.name for fam, feats in plan for f in feats if f.name in text}
-    segment = "profile_" + attribute_names(schema).get("segment", "")
+    segment = "profile_" + attribute_names(dataset_schema(dataset)).get("segment", "")
     return FeatureTable(
         frame=frame,
         families=families,
@@ -148,6 +185,64 @@ def build_feature_table(
             "specs": {f.name: spec_of(fam.name, f) for fam, feats in plan for f in feats},
         },
     )
+
+
+def key_columns(definition: ChurnDefinition) -> list[str]:
+    """The columns before the features: id, snapshot, label and, with cancellation churn, the
+    time to churn (``months_to_churn``, ``churn_event``; never features)."""
+    keys = ["customer_id", "snapshot", "churned"]
+    return keys + [TIME_COL, EVENT_COL] if definition.churn == CANCELLATION else keys
+
+
+def feature_columns(plan: list[tuple[Family, list[Feature]]]) -> list[str]:
+    """The feature columns of a written feature table: numbers first, then categories."""
+    numeric = [f.name for _, feats in plan for f in feats if f.unit != "category"]
+    return numeric + [f.name for _, feats in plan for f in feats if f.unit == "category"]
+
+
+def write_feature_table(
+    dataset: Dataset,
+    out: str | Path,
+    months: Sequence[str] | None = None,
+    definition: ChurnDefinition = DEFAULT_CHURN,
+    engine: str = "duckdb",
+) -> Path:
+    """Write the feature table :func:`build_feature_table` would make to ``out`` as Parquet.
+
+    Nothing passes through pandas: DuckDB (or Spark, ``engine='spark'``) computes every
+    family and writes the result, sorted by snapshot then customer, with the columns
+    ``customer_id, snapshot, churned`` (and the time to churn, :func:`key_columns`), the features (numbers as DOUBLE, categories as
+    text, missing values as nulls). DuckDB writes one file; Spark writes a folder of part
+    files, as Spark does. Returns ``out``.
+    """
+    _check_engine(engine)
+    out = Path(out)
+    months = check_arguments(dataset, months, definition)
+    plan = [(fam, feats) for fam, feats in feature_plan(dataset) if feats]
+    if engine == "spark":
+        from churnlab.features.spark import write_with_spark
+
+        return write_with_spark(dataset, out, months, definition, plan)
+    schema = dataset_schema(dataset)
+    with stage("features: population and labels"):
+        con = open_engine(dataset, months, definition)
+    try:
+        for i, (family, features) in enumerate(plan):
+            with stage(f"features: {family.name}"):
+                con.execute(f"CREATE TEMP TABLE fam{i} AS {family_query(family, schema, features)}")
+        joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
+        cols = ", ".join(quote(c) for c in feature_columns(plan))
+        keys = ", ".join(key_columns(definition))
+        select = f"SELECT {keys}{', ' if cols else ''}{cols} FROM pop{joins}"
+        with stage(f"features: writing {out}"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f"COPY ({select} ORDER BY rid) TO {sql_literal(out)} "
+                f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{MARKER_KEY}: 'feature table'}})"
+            )
+    finally:
+        con.close()
+    return out
 
 
 def _fetch_in_order(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

@@ -40,11 +40,11 @@ from churnlab.core.months import (
     parse_month,
     shift_month,
 )
-from churnlab.features.sql.core import engine_names
+from churnlab.features.sql.core import MONTHS_SINCE, engine_names
 
 # the churn month k of a churn_date on or after the cutoff: cutoffs are month starts, so k - 1
 # is the number of month boundaries between the cutoff and the churn date
-_CHURN_MONTH = "(date_diff('month', s.cutoff, c.churn_date) + 1)"
+_CHURN_MONTH = f"({MONTHS_SINCE.format(since='s.cutoff', until='c.churn_date')} + 1)"
 _CANCELLATION_SQL = f"""
 SELECT c.customer_id, s.sid, s.snapshot, s.cutoff,
   CAST(CASE WHEN s.labelled THEN
@@ -78,7 +78,7 @@ def default_months(dataset: Dataset) -> list[str]:
 
     A month is complete when its last day is on or before ``dataset.data_end``.
     """
-    first = month_of(dataset.customers["signup_date"].min())
+    first = month_of(dataset.first_signup)
     last = shift_month(month_of(dataset.data_end.normalize() + pd.Timedelta(days=1)), -1)
     months = month_range(first, last)
     if not months:
@@ -109,7 +109,7 @@ def check_arguments(
     wanted = sorted({parse_month(m) for m in months})
     if not wanted:
         raise ChurnlabError("No snapshot months were given; give at least one month (YYYY-MM).")
-    first = month_of(dataset.customers["signup_date"].min())
+    first = month_of(dataset.first_signup)
     last = month_of(dataset.data_end)
     outside = [m for m in wanted if m < first or m > last]
     if outside:
@@ -145,6 +145,33 @@ def snapshots_frame(dataset: Dataset, months: Sequence[str], horizon: int) -> pd
     )
 
 
+#: days before the first cutoff the calendar starts (the longest feature window); it then
+#: starts on that day's month start
+CALENDAR_LEAD_DAYS = 90
+
+
+def calendar_frame(snaps: pd.DataFrame) -> pd.DataFrame:
+    """The ``days`` table: every day from the month start 90 days before the first cutoff to
+    the last cutoff.
+
+    Feature SQL takes its calendars (days, month starts) from it instead of generating series,
+    which engines spell and count differently (features.sql.core).
+    """
+    first = (snaps["cutoff"].min() - pd.Timedelta(days=CALENDAR_LEAD_DAYS)).to_period("M")
+    days = pd.date_range(first.start_time, snaps["cutoff"].max(), freq="D")
+    return pd.DataFrame({"day": days.astype("datetime64[us]")})
+
+
+def population_sql(definition: ChurnDefinition) -> str:
+    """The SQL of ``pop``: each snapshot's population and label, numbered by ``rid``."""
+    sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
+    return (
+        "SELECT *, "
+        "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
+        f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
+    )
+
+
 def open_engine(
     dataset: Dataset, months: Sequence[str], definition: ChurnDefinition
 ) -> duckdb.DuckDBPyConnection:
@@ -155,29 +182,22 @@ def open_engine(
     churn (NULL with inactivity churn), ``rid`` numbering the rows in snapshot-then-customer
     order. Arguments must have passed :func:`check_arguments`.
     """
-    con = duckdb.connect()
-    # insertion order of intermediate results does not matter: every result is sorted at the end
-    con.execute("SET preserve_insertion_order = false")
-    names = engine_columns(dataset)
-    for name, frame in dataset.tables.items():
-        renamed = {c: n for c, n in names[name].items() if c != n}
-        con.register(name, frame.rename(columns=renamed) if renamed else frame)
-    con.register("snaps_frame", snapshots_frame(dataset, months, definition.horizon))
+    # memory-bounded, spilling (core.engine); every result is put in order at the end
+    con = dataset.connect(engine_columns(dataset))
+    snaps = snapshots_frame(dataset, months, definition.horizon)
+    con.register("snaps_frame", snaps)
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
-    sql = _CANCELLATION_SQL if definition.churn == CANCELLATION else _INACTIVITY_SQL
-    con.execute(
-        "CREATE TEMP TABLE pop AS SELECT *, "
-        "CAST(row_number() OVER (ORDER BY sid, customer_id) - 1 AS BIGINT) AS rid "
-        f"FROM ({sql.format(days=int(definition.inactive_days))}) x"
-    )
+    con.register("days_frame", calendar_frame(snaps))
+    con.execute("CREATE TEMP TABLE days AS SELECT * FROM days_frame")
+    con.execute(f"CREATE TEMP TABLE pop AS {population_sql(definition)}")
     return con
 
 
 def engine_columns(dataset: Dataset) -> dict[str, dict[str, str]]:
     """table -> {column: its name in the engine} (:func:`~churnlab.features.sql.core.engine_names`)."""
     return {
-        name: engine_names(list(frame.columns), SCHEMA.get(name, {}))
-        for name, frame in dataset.tables.items()
+        name: engine_names(list(dataset.columns(name)), SCHEMA.get(name, {}))
+        for name in dataset.tables
     }
 
 

@@ -45,7 +45,7 @@ def latest_complete_month(dataset: Dataset) -> str:
 
 def first_month(dataset: Dataset) -> str:
     """The month of the earliest signup (the first snapshot that can have a population)."""
-    return month_of(dataset.customers["signup_date"].min())
+    return month_of(dataset.first_signup)
 
 
 def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
@@ -101,24 +101,35 @@ def monthly_labels(
 
 
 def _monthly_amount(dataset: Dataset, pairs: pd.DataFrame) -> pd.Series:
-    """Each (customer_id, snapshot) pair's latest billed amount before the snapshot cutoff."""
-    billing = dataset.table("billing")
-    if billing is None or pairs.empty:
+    """Each (customer_id, snapshot) pair's latest billed amount before the snapshot cutoff.
+
+    In SQL over the billing table (a table in its file is never loaded); among billing rows
+    of the same instant, the highest amount counts.
+    """
+    if "billing" not in dataset.tables or pairs.empty:
         return pd.Series(np.nan, index=pairs.index)
-    left = pairs.assign(
-        _cut=pairs["snapshot"].map(lambda m: month_cutoff(m) - pd.Timedelta(microseconds=1)),
-        _row=np.arange(len(pairs)),
-    ).sort_values("_cut", kind="stable")
-    right = billing[["customer_id", "period_start", "amount"]].dropna(subset=["period_start"])
-    # two periods of one customer starting together: the larger amount is the latest, as in
-    # the price features, so that the row order of the export never decides
-    right = right.sort_values(["period_start", "customer_id", "amount"], kind="stable")
-    left["_cut"] = left["_cut"].astype(right["period_start"].dtype)
-    left["customer_id"] = left["customer_id"].astype(right["customer_id"].dtype)
-    merged = pd.merge_asof(
-        left, right, left_on="_cut", right_on="period_start", by="customer_id"
-    ).sort_values("_row")
-    return pd.Series(merged["amount"].to_numpy(float), index=pairs.index)
+    left = pd.DataFrame(
+        {
+            "customer_id": pairs["customer_id"].astype(str).to_numpy(),
+            "cutoff": pd.to_datetime([month_cutoff(m) for m in pairs["snapshot"]]).astype(
+                "datetime64[us]"
+            ),
+            "pos": np.arange(len(pairs)),
+        }
+    )
+    con = dataset.connect()
+    try:
+        con.register("pairs", left)
+        found = con.execute(
+            "SELECT p.pos, max_by(b.amount, struct_pack(ts := b.period_start, a := b.amount)) "
+            "AS amount FROM pairs p JOIN billing b ON b.customer_id = p.customer_id "
+            "AND b.period_start < p.cutoff GROUP BY p.pos"
+        ).df()
+    finally:
+        con.close()
+    values = np.full(len(pairs), np.nan)
+    values[found["pos"].to_numpy()] = found["amount"].to_numpy(dtype=float, na_value=np.nan)
+    return pd.Series(values, index=pairs.index)
 
 
 def churn_history(dataset: Dataset, labels: pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +153,7 @@ def churn_history(dataset: Dataset, labels: pd.DataFrame) -> pd.DataFrame:
     unknown = out["labelled"] < out["active_customers"]
     out.loc[unknown, "churned"] = np.nan
     out["churn_rate"] = out["churned"] / out["active_customers"].where(out["active_customers"] > 0)
-    has_billing = dataset.table("billing") is not None
+    has_billing = "billing" in dataset.tables
     out["revenue_lost"] = revenue.reindex(out.index).fillna(0.0) if has_billing else np.nan
     out.loc[unknown, "revenue_lost"] = np.nan
     out = out.drop(columns="labelled").rename_axis("month").reset_index()
@@ -218,7 +229,10 @@ def cohort_retention(dataset: Dataset, labels: pd.DataFrame, last_month: str) ->
     Rows: signup month (YYYY-MM), columns: months since signup 0, 1, ..., values in [0, 1]
     (NaN where cohort + k is after ``last_month``). ``labels`` is :func:`monthly_labels`.
     """
-    customers = dataset.customers[["customer_id", "signup_date"]].dropna()
+    customers = dataset.query(
+        "SELECT customer_id, signup_date FROM customers "
+        "WHERE customer_id IS NOT NULL AND signup_date IS NOT NULL"
+    )
     cohort = customers["signup_date"].map(month_of)
     cohort = cohort[cohort <= last_month]
     sizes = cohort.groupby(cohort.to_numpy()).size()

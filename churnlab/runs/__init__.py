@@ -9,6 +9,7 @@ from churnlab.runs.commands import (
     latest_complete_month,
     run_experiment,
     run_explain,
+    run_features,
     run_report,
 )
 from churnlab.runs.execute import RunFailed
@@ -21,5 +22,6 @@ __all__ = [
     "latest_complete_month",
     "run_experiment",
     "run_explain",
+    "run_features",
     "run_report",
 ]

@@ -10,7 +10,12 @@ path only.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from churnlab.contract import read_dataset
 from churnlab.core.errors import ChurnlabError
@@ -24,7 +29,7 @@ from churnlab.report.kpis import latest_complete_month as month_of_dataset
 from churnlab.report.kpis import resolve_month
 from churnlab.runs.execute import execute
 from churnlab.runs.manifest import input_files
-from churnlab.runs.outdir import check_out
+from churnlab.runs.outdir import check_out, refuse_unsafe
 from churnlab.runs.params import (
     check_explain_params,
     check_report_params,
@@ -60,6 +65,7 @@ def run_report(
     inactive_days: int = 30,
     force: bool = False,
     currency: str = "",
+    engine: str = "duckdb",
 ) -> Path:
     """Run the monthly report for ``month`` on the dataset ``data`` into ``out``.
 
@@ -71,7 +77,7 @@ def run_report(
     kernel starts when it can tell) and :class:`RunFailed` when the notebook breaks.
     """
     params = check_report_params(
-        data, month, horizon, seed, churn, inactive_days, currency=currency
+        data, month, horizon, seed, churn, inactive_days, engine=engine, currency=currency
     )
     data_dir = Path(params["data"]).absolute()
     params["data"] = str(data_dir)
@@ -79,6 +85,78 @@ def run_report(
     _check_dataset(params)
     inputs = [(p.relative_to(data_dir).as_posix(), p) for p in input_files(data_dir)]
     return execute(notebook_path("report"), params, out, inputs, force, "report", [data_dir])
+
+
+def run_features(
+    data: Path,
+    out: Path,
+    months: list[str] | None = None,
+    horizon: int = 1,
+    churn: str = "cancellation",
+    inactive_days: int = 30,
+    engine: str = "duckdb",
+    force: bool = False,
+) -> Path:
+    """Write the feature table of the dataset ``data`` (the one a report uses) to ``out``.
+
+    Parquet: one file with DuckDB, a folder of part files with Spark. ``months`` defaults to
+    every complete month. ``out`` may not be or lie inside the data; an existing ``out`` is
+    replaced only with ``force`` and only when churnlab wrote it, and only once the new table
+    is complete (it is written beside ``out`` first). Returns ``out``.
+    """
+    from churnlab.features.build import ENGINES, write_feature_table
+
+    params = check_report_params(data, "", horizon, 0, churn, inactive_days)
+    if engine not in ENGINES:
+        raise ChurnlabError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
+    data_dir = Path(params["data"]).absolute()
+    out = Path(out).absolute()
+    refuse_unsafe(out, [data_dir])
+    if out.exists() or out.is_symlink():
+        if not force:
+            raise ChurnlabError(
+                f"{str(out)!r} already exists; churnlab does not overwrite it. Choose another "
+                "--out, or pass --force to replace a feature table churnlab wrote."
+            )
+        if not is_feature_output(out):
+            raise ChurnlabError(
+                f"--force replaces only a feature table that churnlab wrote, and {str(out)!r} "
+                "is not one. Choose another --out, or move that file away yourself."
+            )
+    dataset = read_dataset(data_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+    try:
+        write_feature_table(dataset, partial, months, definition_of(params), engine)
+        if out.exists():
+            _remove_output(out)
+        partial.rename(out)
+    finally:
+        if partial.exists():
+            _remove_output(partial)
+    return out
+
+
+def is_feature_output(path: Path) -> bool:
+    """Whether ``path`` is a feature table churnlab wrote (a marked file or Spark folder)."""
+    from churnlab.features.build import MARKER_KEY
+
+    if path.is_symlink():
+        return False
+    if path.is_dir():
+        return (path / f"_{MARKER_KEY.upper()}").is_file()
+    try:
+        meta = pq.read_metadata(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return False
+    return MARKER_KEY.encode() in meta
+
+
+def _remove_output(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def run_explain(

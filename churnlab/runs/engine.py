@@ -7,7 +7,7 @@ engine in two ways:
 - the kernel starts with ``--IPKernelApp.log_level=ERROR``: ipykernel otherwise warns on every
   start that its local TCP link is unencrypted, noise in a scheduler's log that hides real
   messages (errors still show);
-- the notebook's stage lines (:mod:`churnlab.report.progress`) are copied to the process's
+- the notebook's stage lines (:mod:`churnlab.core.progress`) are copied to the process's
   stderr as they arrive, and no other kernel output is (library warnings stay in the executed
   notebook).
 """
@@ -19,7 +19,7 @@ from typing import TextIO
 
 from papermill.engines import NBClientEngine
 
-from churnlab.report.progress import PREFIX
+from churnlab.core.progress import PREFIX
 
 #: the kernel's command-line options for every churnlab run
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]

@@ -25,7 +25,7 @@ from papermill.engines import papermill_engines
 from papermill.exceptions import PapermillExecutionError
 
 from churnlab.core.errors import ChurnlabError
-from churnlab.report.progress import PREFIX
+from churnlab.core.progress import PREFIX
 from churnlab.runs.engine import ChurnlabEngine
 from churnlab.runs.manifest import write_manifest
 from churnlab.runs.outdir import (

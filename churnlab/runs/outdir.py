@@ -112,7 +112,7 @@ def written_by_churnlab(folder: Path) -> tuple[bool, list[str]]:
     return True, [f for f in _files_below(folder) if f not in listed]
 
 
-def _refuse_unsafe(out: Path, protected: Iterable[Path]) -> None:
+def refuse_unsafe(out: Path, protected: Iterable[Path]) -> None:
     """Raise when ``out`` is an input, holds one, lies in one, or holds the cwd or home."""
     real = out.resolve()
     for item in protected:
@@ -153,7 +153,7 @@ def check_out(out: Path, force: bool, protected: Iterable[Path] = ()) -> Path:
         )
     if out.exists() and not out.is_dir():
         raise ChurnlabError(f"--out {str(out)!r} is a file; give a folder path for the results.")
-    _refuse_unsafe(out, protected)
+    refuse_unsafe(out, protected)
     if out.exists() and not force:
         raise ChurnlabError(
             f"The output folder {str(out)!r} already exists; churnlab does not overwrite a "

@@ -80,6 +80,7 @@ def check_report_params(
     churn: object = "cancellation",
     inactive_days: object = 30,
     out_dir: object = "",
+    engine: object = "duckdb",
     currency: object = "",
 ) -> dict:
     """Validate the monthly report's parameters and return them normalised.
@@ -99,8 +100,18 @@ def check_report_params(
         "churn": churn_text,
         "inactive_days": _whole("inactive_days", inactive_days, 1),
         "out_dir": _text("out_dir", out_dir, allow_empty=True),
+        "engine": _engine(engine),
         "currency": _currency(currency),
     }
+
+
+def _engine(value: object) -> str:
+    from churnlab.features.build import ENGINES
+
+    text = _text("engine", value)
+    if text not in ENGINES:
+        raise ChurnlabError(f"Parameter engine must be one of {ENGINES}; got {value!r}.")
+    return text
 
 
 def _currency(value: object) -> str:

@@ -17,9 +17,15 @@ next_ts)``, computed once with window functions; usage is summed once into bucke
 window edges (a day -> bucket calendar, joined by equality); onboarding steps are grouped by
 the first snapshot that knows them and summed forward. Cutoffs are month starts, which is
 what lets these lookups be equality joins on months. The SQL sticks to joins, window
-functions, CASE and plain aggregates, so it can be transpiled to Spark SQL (sqlglot); DuckDB
-spellings to map there: ``date_diff``, ``median``, ``generate_series``/``unnest``, struct
-literals with ``max`` (the latest value by time), ``bit_or``/``bit_count``.
+functions, CASE and plain aggregates, so that sqlglot transpiles it to Spark SQL and both
+engines give the same values (:mod:`churnlab.features.portable` lists the constructs that do
+not translate faithfully, and a test rejects them): calendars come from the ``days`` table
+(every day from 90 days before the first cutoff to the last cutoff), never from
+``generate_series``; whole months between two instants are written with ``year``/``month``
+arithmetic (:data:`MONTHS_SINCE`), days between dates (:data:`DAYS_SINCE`); a division has no
+decimal operand (a decimal quotient is rounded differently): decimals are cast to DOUBLE;
+a median is of whole numbers, or the mean of the two middle values written out (engines
+interpolate a median of doubles with different roundings).
 """
 
 from __future__ import annotations
@@ -41,11 +47,17 @@ FOREVER = "TIMESTAMP '9999-12-31 00:00:00'"
 #: to every later snapshot.
 SNAPSHOT_GRID = """grid AS (
   SELECT g.m, count(s.sid) AS k
-  FROM (SELECT unnest(generate_series(min(cutoff), max(cutoff), INTERVAL 1 MONTH)) AS m
-        FROM snaps) g
+  FROM (SELECT day AS m FROM days WHERE day = date_trunc('month', day)
+          AND day >= (SELECT min(cutoff) FROM snaps)) g
   JOIN snaps s ON s.cutoff <= g.m
   GROUP BY g.m
 )"""
+#: calendar months from ``since`` to ``until`` (month boundaries crossed), the same on every
+#: engine (``date_diff('month', ...)`` counts boundaries in DuckDB, whole months in Spark)
+MONTHS_SINCE = "((year({until}) * 12 + month({until})) - (year({since}) * 12 + month({since})))"
+#: calendar days from ``since`` to ``until`` (midnights crossed), the same on every engine
+#: (on timestamps Spark's day difference counts whole 24-hour days, DuckDB's midnights)
+DAYS_SINCE = "date_diff('day', CAST({since} AS DATE), CAST({until} AS DATE))"
 #: ``next_k`` of a customer's last group: beyond every snapshot
 NO_LATER_K = 2147483647
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import FOREVER, Family, Feature, Schema, column_sql, distinct_parts
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    FOREVER,
+    Family,
+    Feature,
+    Schema,
+    column_sql,
+    distinct_parts,
+)
 
 #: the exact type usage values are summed in (see _engagement_base)
 SUM_TYPE = "DECIMAL(38, 6)"
@@ -52,13 +60,11 @@ def _engagement_base(schema: Schema) -> str:
   SELECT e, lead(e) OVER (ORDER BY e) AS next_e
   FROM (SELECT cutoff AS e FROM s UNION SELECT from_30 FROM s UNION SELECT from_60 FROM s
         UNION SELECT from_90 FROM s
-        UNION SELECT unnest(generate_series(date_trunc('month', min(from_90)), max(cutoff),
-                                            INTERVAL 1 MONTH)) FROM s) x
+        UNION SELECT day FROM days WHERE day = date_trunc('month', day)) x
 ), cal AS (
   -- every day from the earliest window start to the last cutoff, with its bucket's start
   SELECT d.day, e.e AS lo
-  FROM edges e, LATERAL (SELECT unnest(generate_series(e.e, e.next_e - INTERVAL 1 DAY,
-                                                       INTERVAL 1 DAY)) AS day) d
+  FROM edges e JOIN days d ON d.day >= e.e AND d.day < e.next_e
   WHERE e.next_e IS NOT NULL
 ), u AS (
   SELECT u.customer_id, u.date{cols}, coalesce(c.lo, date_trunc('month', u.date)) AS lo
@@ -68,7 +74,7 @@ def _engagement_base(schema: Schema) -> str:
   SELECT u.customer_id, u.lo, {part_sums}
     -- distinct active days of the bucket (at most 31 days long) as bits of a mask: as exact
     -- as count(DISTINCT day) when a day has several rows, without a distinct aggregate
-    bit_count(bit_or(CAST(1 AS BIGINT) << date_diff('day', u.lo, u.date))) AS active,
+    bit_count(bit_or(CAST(1 AS BIGINT) << {DAYS_SINCE.format(since="u.lo", until="u.date")})) AS active,
     max(u.date) AS last_date
   FROM u GROUP BY u.customer_id, u.lo
 ), bmap AS (
@@ -112,7 +118,7 @@ _FIXED = (
     ),
     Feature(
         "engagement_days_since_active",
-        "date_diff('day', a.last_date, p.cutoff)",
+        DAYS_SINCE.format(since="a.last_date", until="p.cutoff"),
         "days",
         "days from the latest usage day to the cutoff (1 = active on the last day; "
         "missing: never active)",
@@ -136,7 +142,9 @@ _PATTERNS = (
     ),
     Feature(
         "engagement_{col}_trend",
-        "coalesce(a.m{i}_30, 0) / NULLIF(coalesce(a.m{i}_prev, 0), 0)",
+        # decimals divided as doubles: engines round a decimal quotient differently
+        "CAST(coalesce(a.m{i}_30, 0) AS DOUBLE) "
+        "/ NULLIF(CAST(coalesce(a.m{i}_prev, 0) AS DOUBLE), 0)",
         "ratio",
         "{col} in the last 30 days over the 30 days before (missing: none before)",
         "{col} at {{value:.0%}} of the previous 30 days",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import NO_LATER_K, SNAPSHOT_GRID, Family, Feature, Schema
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    NO_LATER_K,
+    SNAPSHOT_GRID,
+    Family,
+    Feature,
+    Schema,
+)
 
 
 def _onboarding_base(schema: Schema) -> str:
@@ -98,7 +105,9 @@ ONBOARDING = Family(
         ),
         Feature(
             "onboarding_days_to_finish",
-            "CASE WHEN a.n_done >= a.n_steps THEN date_diff('day', a.signup_date, a.last_done) END",
+            "CASE WHEN a.n_done >= a.n_steps THEN "
+            + DAYS_SINCE.format(since="a.signup_date", until="a.last_done")
+            + " END",
             "days",
             "days from signup to the day the last step was first done (missing: not finished)",
             "took {value:.0f} day(s) to finish onboarding",

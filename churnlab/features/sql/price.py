@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import FOREVER, Family, Feature, Schema
+from churnlab.features.sql.core import FOREVER, MONTHS_SINCE, Family, Feature, Schema
 
 
 def _price_base(schema: Schema) -> str:
@@ -43,18 +43,11 @@ def _price_base(schema: Schema) -> str:
   SELECT sid, cutoff, 0 AS lag_months, cutoff AS at FROM snaps
   UNION ALL SELECT sid, cutoff, 3, cutoff - INTERVAL 3 MONTH FROM snaps
   UNION ALL SELECT sid, cutoff, 6, cutoff - INTERVAL 6 MONTH FROM snaps
-), span AS (SELECT min("at") AS first_at, max("at") AS last_at FROM points
 ), state AS (
   -- the latest billing period starting before each point (cutoff, 3 and 6 months earlier):
-  -- the period with period_start < at <= next_start. Points are month starts (cutoffs are
-  -- the first instant of a month), so each period lists the month starts it is latest for
-  -- (usually one) and meets the points by equality: a hash join, not a range join.
-  SELECT b.*, t.sid, t.lag_months
-  FROM (SELECT b2.*, unnest(generate_series(
-          greatest(date_trunc('month', b2.period_start) + INTERVAL 1 MONTH, span.first_at),
-          least(date_trunc('month', b2.next_start), span.last_at), INTERVAL 1 MONTH)) AS m
-        FROM b2, span) b
-  JOIN points t ON t."at" = b.m
+  -- the period with period_start < at <= next_start (a range join against a few dozen points)
+  SELECT b2.*, t.sid, t.lag_months
+  FROM b2 JOIN points t ON t."at" > b2.period_start AND t."at" <= b2.next_start
 ), agg0 AS (
   SELECT customer_id, sid,
     max(CASE WHEN lag_months = 0 THEN amount END) AS amount,
@@ -76,10 +69,23 @@ def _price_base(schema: Schema) -> str:
   SELECT a.*, coalesce(a.plan, {customer_plan}, '') AS plan_key
   FROM pop p JOIN agg0 a ON a.customer_id = p.customer_id AND a.sid = p.sid
   LEFT JOIN customers c ON c.customer_id = a.customer_id
+), ranked AS (
+  -- medians written out as the mean of the two middle values (what DuckDB's and Spark's
+  -- median interpolate with different roundings): rank by value, nulls last
+  SELECT sid, plan_key, amount, list_price,
+    row_number() OVER (PARTITION BY sid, plan_key ORDER BY amount NULLS LAST) AS r_amount,
+    count(amount) OVER (PARTITION BY sid, plan_key) AS n_amount,
+    row_number() OVER (PARTITION BY sid, plan_key ORDER BY list_price NULLS LAST) AS r_list,
+    count(list_price) OVER (PARTITION BY sid, plan_key) AS n_list
+  FROM agg1
 ), medians AS (
-  SELECT sid, plan_key, median(amount) AS plan_median,
-         median(list_price) AS plan_list_median
-  FROM agg1 GROUP BY sid, plan_key
+  SELECT sid, plan_key,
+    (max(CASE WHEN r_amount = floor((n_amount + 1) / 2) THEN amount END)
+     + max(CASE WHEN r_amount = ceil((n_amount + 1) / 2) THEN amount END)) / 2 AS plan_median,
+    (max(CASE WHEN r_list = floor((n_list + 1) / 2) THEN list_price END)
+     + max(CASE WHEN r_list = ceil((n_list + 1) / 2) THEN list_price END)) / 2
+      AS plan_list_median
+  FROM ranked GROUP BY sid, plan_key
 ), agg AS (
   SELECT a.*, m.plan_median, m.plan_list_median FROM agg1 a
   JOIN medians m ON m.sid = a.sid AND m.plan_key = a.plan_key
@@ -123,7 +129,7 @@ PRICE = Family(
         ),
         Feature(
             "price_months_since_increase",
-            "date_diff('month', a.last_increase, p.cutoff)",
+            MONTHS_SINCE.format(since="a.last_increase", until="p.cutoff"),
             "months",
             "calendar months from the latest price increase to the cutoff (missing: never)",
             "last price increase {value:.0f} month(s) ago",

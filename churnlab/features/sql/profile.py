@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import Family, Feature, Schema, column_sql, distinct_parts
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    Family,
+    Feature,
+    Schema,
+    column_sql,
+    distinct_parts,
+)
 
 #: customers columns that are never features: the id and the dates that define churn itself
 NOT_ATTRIBUTES = ("customer_id", "signup_date", "churn_date")
@@ -39,7 +46,8 @@ def attribute_names(schema: Schema) -> dict[str, str]:
 _FIXED = (
     Feature(
         "profile_tenure_months",
-        f"date_diff('day', a.signup_date, p.cutoff) / {DAYS_PER_MONTH}",
+        f"CAST({DAYS_SINCE.format(since='a.signup_date', until='p.cutoff')} AS DOUBLE) "
+        f"/ CAST({DAYS_PER_MONTH} AS DOUBLE)",
         "months",
         f"months from signup to the cutoff (days / {DAYS_PER_MONTH})",
         "a customer for {value:.0f} month(s)",

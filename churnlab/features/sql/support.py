@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import NO_LATER_K, SNAPSHOT_GRID, Family, Feature, Schema
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    NO_LATER_K,
+    SNAPSHOT_GRID,
+    Family,
+    Feature,
+    Schema,
+)
 
 
 def _support_base(schema: Schema) -> str:
@@ -75,7 +82,10 @@ def _support_base(schema: Schema) -> str:
   GROUP BY t.customer_id, s.sid
 ), resolved AS (
   SELECT t.customer_id, s.sid,
-    median(date_diff('second', t.opened_at, t.resolved_at) / 3600.0) AS resolve_hours
+    -- the median of whole microseconds is exact on every engine (a median of doubles is
+    -- interpolated with different roundings), then turned into hours
+    CAST(median(date_diff('microsecond', t.opened_at, t.resolved_at)) AS DOUBLE) / 3600000000
+      AS resolve_hours
   FROM t JOIN snaps s ON t.resolved_at >= s.cutoff - INTERVAL 180 DAY
     AND t.resolved_at < s.cutoff AND t.opened_at < s.cutoff
   GROUP BY t.customer_id, s.sid
@@ -149,7 +159,7 @@ SUPPORT = Family(
         ),
         Feature(
             "support_days_since_ticket",
-            "date_diff('day', a.last_opened, p.cutoff)",
+            DAYS_SINCE.format(since="a.last_opened", until="p.cutoff"),
             "days",
             "days from the latest ticket's opening day to the cutoff (missing: no ticket)",
             "last support ticket {value:.0f} day(s) ago",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import NO_LATER_K, SNAPSHOT_GRID, Family, Feature, Schema
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    NO_LATER_K,
+    SNAPSHOT_GRID,
+    Family,
+    Feature,
+    Schema,
+)
 
 
 def _voc_base(schema: Schema) -> str:
@@ -55,7 +62,7 @@ VOC = Family(
         ),
         Feature(
             "voc_days_since_answer",
-            "date_diff('day', a.last_at, p.cutoff)",
+            DAYS_SINCE.format(since="a.last_at", until="p.cutoff"),
             "days",
             "days from the latest NPS answer's day to the cutoff (missing: never answered)",
             "last NPS answer {value:.0f} day(s) ago",

@@ -1,0 +1,86 @@
+"""The DuckDB connections churnlab computes with, bounded in memory on any input size.
+
+Validation and features run as SQL over the dataset's files; DuckDB streams them, and when an
+operator's state outgrows the memory limit it spills to a temporary folder instead of growing.
+:func:`connect` makes every connection the same way:
+
+- ``memory_limit``: ``$CHURNLAB_MEMORY_LIMIT`` (a DuckDB size such as ``4GB``), else a quarter
+  of the machine's memory, at least 1 GB and at most 8 GB;
+- ``temp_directory``: ``$CHURNLAB_TMP``, else a ``churnlab-spill`` folder in the system's
+  temporary folder (removed when the connection is garbage-collected);
+- ``threads``: ``$CHURNLAB_THREADS``, else every core;
+- ``preserve_insertion_order = false``: every result that needs an order says ``ORDER BY``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from pathlib import Path
+
+import duckdb
+
+from churnlab.core.errors import ChurnlabError
+
+_GB = 1 << 30
+
+
+def default_memory_limit() -> str:
+    """A quarter of physical memory, clamped to 1..8 GB (a DuckDB size string)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * _GB
+    limit = min(max(total // 4, _GB), 8 * _GB)
+    return f"{limit // (1 << 20)}MB"
+
+
+def memory_limit() -> str:
+    """The memory limit every connection gets (``$CHURNLAB_MEMORY_LIMIT`` or the default)."""
+    return os.environ.get("CHURNLAB_MEMORY_LIMIT", "").strip() or default_memory_limit()
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with churnlab's limits (see the module docstring)."""
+    con = duckdb.connect()
+    spill_root = os.environ.get("CHURNLAB_TMP", "").strip() or tempfile.gettempdir()
+    try:
+        Path(spill_root).mkdir(parents=True, exist_ok=True)
+        spill = tempfile.mkdtemp(prefix="churnlab-spill-", dir=spill_root)
+    except OSError as exc:
+        raise ChurnlabError(
+            f"churnlab cannot create its temporary folder in {spill_root} ({exc}). Point "
+            "CHURNLAB_TMP at a writable folder with free space."
+        ) from None
+    limit = memory_limit()
+    try:
+        con.execute(f"SET memory_limit = '{limit}'")
+    except duckdb.Error:
+        raise ChurnlabError(
+            f"CHURNLAB_MEMORY_LIMIT={limit!r} is not a memory size; use e.g. 4GB or 800MB."
+        ) from None
+    con.execute(f"SET temp_directory = '{_sql_text(spill)}'")
+    threads = os.environ.get("CHURNLAB_THREADS", "").strip()
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise ChurnlabError(f"CHURNLAB_THREADS={threads!r} must be a whole number >= 1.")
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    weakref.finalize(con, _remove_tree, spill)
+    return con
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (file paths, values)."""
+    return "'" + _sql_text(str(text)) + "'"
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
