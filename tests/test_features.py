@@ -435,6 +435,15 @@ def test_registry_covers_every_feature_with_its_family(table):
         ("voc_detractor", 1.0, "a detractor in the latest NPS survey"),
         ("voc_detractor", False, "not a detractor in the latest NPS survey"),
         ("onboarding_finished", 0, "onboarding not finished"),
+        (
+            "engagement_overdue_ratio",
+            3.0,
+            "away 3.0x longer than their usual gap between active days",
+        ),
+        ("engagement_mean_gap_days", 21.0, "usually active every 21 day(s)"),
+        ("engagement_active_rate_change", 0.25, "active at 25% of their lifetime rate lately"),
+        ("engagement_orders_recent_vs_lifetime", 2.0, "orders at 200% of the lifetime rate lately"),
+        ("engagement_mean_gap_days", None, "mean gap days: fewer than 2 active days"),
         ("my_own_column", 2.5, "my_own_column = 2.5"),
         ("my_own_column", "gold", "my_own_column is 'gold'"),
         ("my_own_column", pd.NA, "my_own_column unknown"),
@@ -496,3 +505,23 @@ def test_same_data_gives_identical_features_on_any_thread_count(monkeypatch):
         frames.append(build_feature_table(demo, months=months).frame)
     for other in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], other, check_exact=True)
+
+
+def test_lifetime_names_stay_apart_from_usage_columns_named_like_them():
+    from churnlab.features.registry import feature_spec
+
+    t = tables()
+    cols = ["lifetime active days", "overdue_ratio", "mean gap days"]
+    t["usage"] = t["usage"].assign(**{c: t["usage"]["sessions"] for c in cols})
+    ft = build_feature_table(dataset_from_frames(t), ["2025-03"])
+    names = list(ft.families)
+    assert len(names) == len(set(names))
+    # the customer's own overdue ratio is still the fixed feature, beside the column's total
+    check(ft, "engagement_overdue_ratio", {"A": 1 / 22.5})
+    check(ft, "engagement_overdue_ratio_lifetime_total", {"A": 115.0})
+    check(ft, "engagement_lifetime_active_days", {"A": 5.0})
+    check(ft, "engagement_lifetime_active_days_per_active_day", {"A": 23.0})
+    spec = feature_spec("engagement_mean_gap_days_recent_vs_lifetime")
+    assert (spec.family, spec.unit) == ("engagement", "ratio")
+    assert spec.description.startswith("mean gap days per day in the 3 months")
+    assert feature_spec("engagement_sessions_lifetime_total").unit == "sessions"

@@ -146,7 +146,7 @@ LIFETIME = Family(
             "ratio",
             "days since the latest active day over the customer's mean gap between active "
             "days (missing: fewer than 2 active days)",
-            "last active {value:.1f}x their usual gap ago",
+            "away {value:.1f}x longer than their usual gap between active days",
         ),
         Feature(
             "engagement_active_rate_change",
