@@ -15,6 +15,7 @@ import pytest
 
 from churnlab.contract import dataset_from_frames
 from churnlab.core.churn import ChurnDefinition
+from churnlab.core.months import month_range
 from churnlab.features import build_feature_table
 
 NAN = float("nan")
@@ -305,6 +306,35 @@ def test_engagement_lifetime_features(table):
     check(table, "engagement_overdue_ratio", {"A": 59.0}, month="2025-02")
     check(table, "engagement_active_rate_change", {"A": 1.0}, month="2025-02")
     check(table, "engagement_sessions_recent_vs_lifetime", {"A": 1.0}, month="2025-02")
+
+
+def test_engagement_with_snapshot_months_far_apart():
+    # 2024-09 (cutoff 2024-10-01) and 2025-04 (cutoff 2025-05-01): no window covers
+    # 2024-10-01 .. 2025-01-30, and an active day deep in that stretch (80 days after its
+    # start) must still count, as the same days do when every month is built
+    t = tables()
+    t["usage"] = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A"],
+            "date": ["2024-09-20", "2024-12-20", "2024-12-21"],
+            "sessions": [1.0, 2.0, 4.0],
+        }
+    )
+    ds = dataset_from_frames(t)
+    picked = ["2024-09", "2025-04"]
+    ft = build_feature_table(ds, picked)
+    # 2024-09: one active day, 11 days before the cutoff
+    check(ft, "engagement_active_days_30d", {"A": 1.0}, month="2024-09")
+    check(ft, "engagement_days_since_active", {"A": 11.0}, month="2024-09")
+    # 2025-04: last active 2024-12-21, 11 + 31 + 28 + 31 + 30 = 131 days before 2025-05-01
+    check(ft, "engagement_active_days_30d", {"A": 0.0}, month="2025-04")
+    check(ft, "engagement_sessions_90d", {"A": 0.0}, month="2025-04")
+    check(ft, "engagement_days_since_active", {"A": 131.0}, month="2025-04")
+    check(ft, "engagement_lifetime_active_days", {"A": 3.0}, month="2025-04")
+    check(ft, "engagement_sessions_lifetime_total", {"A": 7.0}, month="2025-04")
+    every = build_feature_table(ds, month_range("2024-09", "2025-04")).at(picked)
+    every_rows = every.frame.reset_index(drop=True)
+    pd.testing.assert_frame_equal(ft.frame.reset_index(drop=True), every_rows, check_exact=True)
 
 
 def test_engagement_lifetime_days_rows_and_sparse_snapshots():

@@ -34,11 +34,12 @@ def _engagement_base(schema: Schema) -> str:
     win_cols = "".join(f"w.m{i}_30, w.m{i}_90, w.m{i}_prev, " for i in range(len(metrics)))
     # One scan of usage, no fan-out: every row falls in exactly one bucket, a stretch of days
     # between consecutive window edges (each snapshot's cutoff and the days 30, 60 and 90
-    # before it; before the earliest window, calendar months). A bucket never straddles an
-    # edge, so each window is a union of whole buckets: sums add up, distinct active days add
-    # up (buckets are disjoint), and the latest active day before a cutoff is the last day of
-    # the latest bucket starting before it. The day -> bucket map is a small calendar table,
-    # joined on equality (a hash lookup) instead of a range join.
+    # before it, and every month start, so that a bucket is at most 31 days long even when
+    # the snapshot months have gaps; before the earliest window, calendar months). A bucket
+    # never straddles an edge, so each window is a union of whole buckets: sums add up,
+    # distinct active days add up (buckets are disjoint), and the latest active day before a
+    # cutoff is the last day of the latest bucket starting before it. The day -> bucket map
+    # is a small calendar table, joined on equality (a hash lookup) instead of a range join.
     return f"""WITH s AS (
   -- window starts computed once per snapshot rather than once per usage row
   SELECT sid, cutoff, cutoff - INTERVAL 30 DAY AS from_30, cutoff - INTERVAL 60 DAY AS from_60,
@@ -47,7 +48,9 @@ def _engagement_base(schema: Schema) -> str:
 ), edges AS (
   SELECT e, lead(e) OVER (ORDER BY e) AS next_e
   FROM (SELECT cutoff AS e FROM s UNION SELECT from_30 FROM s UNION SELECT from_60 FROM s
-        UNION SELECT from_90 FROM s) x
+        UNION SELECT from_90 FROM s
+        UNION SELECT unnest(generate_series(date_trunc('month', min(from_90)), max(cutoff),
+                                            INTERVAL 1 MONTH)) FROM s) x
 ), cal AS (
   -- every day from the earliest window start to the last cutoff, with its bucket's start
   SELECT d.day, e.e AS lo
