@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from datadir import BENCH_DATA
+from results import recorded
 
 from churnlab.contract import read_dataset
 from churnlab.features import build_feature_table
@@ -105,4 +106,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("bench_features"):
+        main()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 from datadir import BENCH_DATA
+from results import recorded
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "churnlab"
@@ -120,4 +121,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("bench_report"):
+        main()

@@ -96,6 +96,7 @@ from datadir import BENCH_DATA  # noqa: E402
 from public_dataset import MEMBER as TV_MEMBER  # noqa: E402
 from public_dataset import logistic_oof as tv_logistic_oof  # noqa: E402
 from public_dataset import read_table as read_tv_table  # noqa: E402
+from results import recorded  # noqa: E402
 
 ROOT = BENCH_DATA / "real_data"
 CHURNLAB = Path(sys.executable).parent / "churnlab"
@@ -755,4 +756,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded("real_data"):
+        code = main()
+    sys.exit(code)

@@ -8,6 +8,8 @@ churners, row and column subsampling (0.8) drawn from the seed. Class imbalance:
 but ``scale_pos_weight`` stays 1 on purpose: up-weighting churners inflates every probability,
 which the calibrator would then have to undo, while ranking gains nothing from it with trees;
 log-loss on the natural rate plus calibration gives probabilities that mean what they say.
+These defaults are the first candidate of the search in :mod:`churnlab.model.tuning`, which
+adapts depth, learning rate, minimum child weight and L2 regularisation to the table.
 
 Everything is deterministic: same data and seed give the same scores to the last digit,
 whatever the thread count (``n_jobs``; None = one thread for training below
