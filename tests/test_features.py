@@ -15,6 +15,7 @@ import pytest
 
 from churnlab.contract import dataset_from_frames
 from churnlab.core.churn import ChurnDefinition
+from churnlab.core.months import month_range
 from churnlab.features import build_feature_table
 
 NAN = float("nan")
@@ -278,6 +279,109 @@ def test_engagement_features(table):
     check(table, "engagement_days_since_active", {"A": 1.0, "B": NAN, "C": 132.0, "D": NAN})
 
 
+def test_engagement_lifetime_features(table):
+    # A before 2025-04-01: 12-31, 01-01, 03-01, 03-02, 03-31 (5 active days, the 04-01 row
+    # is at the cutoff); gaps 1, 59, 1, 29 days: mean 90 / 4, mean square 4324 / 4
+    check(table, "engagement_lifetime_active_days", {"A": 5.0, "B": 0.0, "C": 1.0, "D": 0.0})
+    # A's first active day 2024-12-31 is 91 days before the cutoff; C's 2024-11-20 132 days
+    check(table, "engagement_days_since_first_active", {"A": 91.0, "B": NAN, "C": 132.0})
+    check(table, "engagement_mean_gap_days", {"A": 22.5, "B": NAN, "C": NAN, "D": NAN})
+    check(table, "engagement_gap_sd_days", {"A": math.sqrt(1081 - 22.5**2), "C": NAN})
+    # last active 03-31: 1 day before the cutoff, against a usual gap of 22.5 days
+    check(table, "engagement_overdue_ratio", {"A": 1 / 22.5, "C": NAN})
+    # the 3 months before the cutoff (01-01 .. 03-31, 90 days) hold 4 of A's 5 active days;
+    # C was active once in 132 days, never in the last 90
+    check(table, "engagement_active_rate_change", {"A": (4 / 90) / (5 / 91), "B": NAN, "C": 0.0})
+    # sessions 100 + 8 + 4 + 1 + 2, of which 15 in the last 3 months; minutes 116, 16 recent
+    check(table, "engagement_sessions_lifetime_total", {"A": 115.0, "B": 0.0, "C": 1.0})
+    check(table, "engagement_sessions_per_active_day", {"A": 23.0, "B": NAN, "C": 1.0})
+    want = {"A": (15 / 90) / (115 / 91), "B": NAN, "C": 0.0}
+    check(table, "engagement_sessions_recent_vs_lifetime", want)
+    check(table, "engagement_minutes_lifetime_total", {"A": 116.0})
+    check(table, "engagement_minutes_per_active_day", {"A": 23.2})
+    check(table, "engagement_minutes_recent_vs_lifetime", {"A": (16 / 90) / (116 / 91)})
+    # February (cutoff 03-01): A has 12-31 and 01-01, 60 and 59 days before; one gap of 1 day,
+    # so no spread yet; the whole 60-day life lies in the 3 months before the cutoff
+    check(table, "engagement_lifetime_active_days", {"A": 2.0}, month="2025-02")
+    check(table, "engagement_days_since_first_active", {"A": 60.0}, month="2025-02")
+    check(table, "engagement_mean_gap_days", {"A": 1.0}, month="2025-02")
+    check(table, "engagement_gap_sd_days", {"A": NAN}, month="2025-02")
+    check(table, "engagement_overdue_ratio", {"A": 59.0}, month="2025-02")
+    check(table, "engagement_active_rate_change", {"A": 1.0}, month="2025-02")
+    check(table, "engagement_sessions_recent_vs_lifetime", {"A": 1.0}, month="2025-02")
+
+
+def test_engagement_with_snapshot_months_far_apart():
+    # 2024-09 (cutoff 2024-10-01) and 2025-04 (cutoff 2025-05-01): no window covers
+    # 2024-10-01 .. 2025-01-30, and an active day deep in that stretch (80 days after its
+    # start) must still count, as the same days do when every month is built
+    t = tables()
+    t["usage"] = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A"],
+            "date": ["2024-09-20", "2024-12-20", "2024-12-21"],
+            "sessions": [1.0, 2.0, 4.0],
+        }
+    )
+    ds = dataset_from_frames(t)
+    picked = ["2024-09", "2025-04"]
+    ft = build_feature_table(ds, picked)
+    # 2024-09: one active day, 11 days before the cutoff
+    check(ft, "engagement_active_days_30d", {"A": 1.0}, month="2024-09")
+    check(ft, "engagement_days_since_active", {"A": 11.0}, month="2024-09")
+    # 2025-04: last active 2024-12-21, 11 + 31 + 28 + 31 + 30 = 131 days before 2025-05-01
+    check(ft, "engagement_active_days_30d", {"A": 0.0}, month="2025-04")
+    check(ft, "engagement_sessions_90d", {"A": 0.0}, month="2025-04")
+    check(ft, "engagement_days_since_active", {"A": 131.0}, month="2025-04")
+    check(ft, "engagement_lifetime_active_days", {"A": 3.0}, month="2025-04")
+    check(ft, "engagement_sessions_lifetime_total", {"A": 7.0}, month="2025-04")
+    every = build_feature_table(ds, month_range("2024-09", "2025-04")).at(picked)
+    every_rows = every.frame.reset_index(drop=True)
+    pd.testing.assert_frame_equal(ft.frame.reset_index(drop=True), every_rows, check_exact=True)
+
+
+def test_engagement_lifetime_days_rows_and_sparse_snapshots():
+    t = tables()
+    usage = pd.DataFrame(
+        {
+            "customer_id": ["A"] * 7,
+            "date": [
+                "2024-11-03T08:00:00",
+                "2024-11-03T20:00:00",  # a second row on the same day: one active day
+                "2024-11-13",
+                "2025-01-12",
+                "2025-02-28T23:59:00",
+                "2025-03-01",
+                "2025-06-01",
+            ],
+            "sessions": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+        }
+    )
+    t["usage"] = usage
+    # two snapshots far apart: 2024-12 (cutoff 2025-01-01) and 2025-04 (cutoff 2025-05-01)
+    ft = build_feature_table(dataset_from_frames(t), ["2024-12", "2025-04"])
+    # 2024-12: days 11-03 (1 + 2 sessions) and 11-13, 59 and 49 days before the cutoff
+    check(ft, "engagement_lifetime_active_days", {"A": 2.0}, month="2024-12")
+    check(ft, "engagement_sessions_lifetime_total", {"A": 7.0}, month="2024-12")
+    check(ft, "engagement_sessions_per_active_day", {"A": 3.5}, month="2024-12")
+    check(ft, "engagement_days_since_first_active", {"A": 59.0}, month="2024-12")
+    check(ft, "engagement_overdue_ratio", {"A": 49 / 10}, month="2024-12")
+    # 2025-04: days 11-03, 11-13, 01-12, 02-28, 03-01 (the 06-01 row is after the cutoff);
+    # gaps 10, 60, 47, 1: mean 118 / 4 = 29.5, mean square (100 + 3600 + 2209 + 1) / 4
+    check(ft, "engagement_lifetime_active_days", {"A": 5.0}, month="2025-04")
+    check(ft, "engagement_sessions_lifetime_total", {"A": 63.0}, month="2025-04")
+    check(ft, "engagement_mean_gap_days", {"A": 29.5}, month="2025-04")
+    sd = math.sqrt(5910 / 4 - 29.5**2)
+    check(ft, "engagement_gap_sd_days", {"A": sd}, month="2025-04")
+    # last active 03-01, 61 days before 05-01; first 11-03, 179 days before
+    check(ft, "engagement_overdue_ratio", {"A": 61 / 29.5}, month="2025-04")
+    # the 3 months before the cutoff (02-01 .. 04-30, 89 days): 02-28 and 03-01, 48 sessions
+    want = (2 / 89) / (5 / 179)
+    check(ft, "engagement_active_rate_change", {"A": want}, month="2025-04")
+    want = (48 / 89) / (63 / 179)
+    check(ft, "engagement_sessions_recent_vs_lifetime", {"A": want}, month="2025-04")
+
+
 def test_voice_of_customer_features(table):
     check(table, "voc_last_score", {"A": 5.0, "B": NAN, "C": 7.0})
     check(table, "voc_detractor", {"A": 1.0, "B": NAN, "C": 0.0})
@@ -364,6 +468,15 @@ def test_registry_covers_every_feature_with_its_family(table):
         ("voc_detractor", 1.0, "a detractor in the latest NPS survey"),
         ("voc_detractor", False, "not a detractor in the latest NPS survey"),
         ("onboarding_finished", 0, "onboarding not finished"),
+        (
+            "engagement_overdue_ratio",
+            3.0,
+            "away 3.0x longer than their usual gap between active days",
+        ),
+        ("engagement_mean_gap_days", 21.0, "usually active every 21 day(s)"),
+        ("engagement_active_rate_change", 0.25, "active at 25% of their lifetime rate lately"),
+        ("engagement_orders_recent_vs_lifetime", 2.0, "orders at 200% of the lifetime rate lately"),
+        ("engagement_mean_gap_days", None, "mean gap days: fewer than 2 active days"),
         ("my_own_column", 2.5, "my_own_column = 2.5"),
         ("my_own_column", "gold", "my_own_column is 'gold'"),
         ("my_own_column", pd.NA, "my_own_column unknown"),
@@ -425,3 +538,23 @@ def test_same_data_gives_identical_features_on_any_thread_count(monkeypatch):
         frames.append(build_feature_table(demo, months=months).frame)
     for other in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], other, check_exact=True)
+
+
+def test_lifetime_names_stay_apart_from_usage_columns_named_like_them():
+    from churnlab.features.registry import feature_spec
+
+    t = tables()
+    cols = ["lifetime active days", "overdue_ratio", "mean gap days"]
+    t["usage"] = t["usage"].assign(**{c: t["usage"]["sessions"] for c in cols})
+    ft = build_feature_table(dataset_from_frames(t), ["2025-03"])
+    names = list(ft.families)
+    assert len(names) == len(set(names))
+    # the customer's own overdue ratio is still the fixed feature, beside the column's total
+    check(ft, "engagement_overdue_ratio", {"A": 1 / 22.5})
+    check(ft, "engagement_overdue_ratio_lifetime_total", {"A": 115.0})
+    check(ft, "engagement_lifetime_active_days", {"A": 5.0})
+    check(ft, "engagement_lifetime_active_days_per_active_day", {"A": 23.0})
+    spec = feature_spec("engagement_mean_gap_days_recent_vs_lifetime")
+    assert (spec.family, spec.unit) == ("engagement", "ratio")
+    assert spec.description.startswith("mean gap days per day in the 3 months")
+    assert feature_spec("engagement_sessions_lifetime_total").unit == "sessions"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.table import FeatureTable
@@ -74,7 +75,7 @@ def split_table():
 @pytest.fixture(scope="module")
 def fitted(split_table):
     table, train, valid, _ = split_table
-    return ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    return ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid))
 
 
 def test_model_learns_the_signal_and_names_one_hot_columns(fitted, split_table):
@@ -90,7 +91,7 @@ def test_model_learns_the_signal_and_names_one_hot_columns(fitted, split_table):
 
 def test_same_seed_gives_identical_scores_and_another_seed_does_not(fitted, split_table):
     table, train, valid, test = split_table
-    again = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    again = ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid))
     other = ChurnModel(seed=4).fit(table.at(train), table.at(valid))
     rows = table.at(test)
     assert np.array_equal(again.predict_proba(rows), fitted.predict_proba(rows))
@@ -131,6 +132,7 @@ def test_save_and_load_round_trip_without_pickle(fitted, split_table, tmp_path, 
     rows = table.at(test)
     assert np.array_equal(loaded.predict_proba(rows), fitted.predict_proba(rows))
     assert loaded.feature_names_ == fitted.feature_names_
+    assert loaded.tuned_ == fitted.tuned_ and sidecar["tuned"] == fitted.tuned_
 
 
 def test_calibrated_probabilities_match_the_observed_rate(fitted, split_table):
@@ -234,3 +236,116 @@ def test_logistic_baseline_learns_the_logistic_world_with_gaps_and_unseen_levels
     single = table.subset(table.frame["churned"].fillna(0) == 0)
     with pytest.raises(ChurnlabError, match="churners and stayers"):
         logistic_baseline(single, train, "2025-06")
+
+
+def test_search_candidates_are_seeded_start_with_the_defaults_and_never_repeat():
+    from churnlab.model.tuning import CANDIDATES, CORE, SPACE, candidates
+
+    first = candidates(0)
+    assert first == candidates(0)  # the seed alone decides
+    assert len(first) == CANDIDATES and first[: len(CORE)] == list(CORE) and first[0] == {}
+    assert candidates(1)[: len(CORE)] == list(CORE) and candidates(1) != first
+    keys = [tuple(sorted(c.items())) for c in first]
+    assert len(set(keys)) == len(keys)
+    for c in first[len(CORE) :]:
+        assert set(c) == set(SPACE) and all(c[k] in SPACE[k] for k in c)
+    assert candidates(0, 2) == [{}, {"max_depth": 1}]
+
+
+def test_sample_rows_is_stratified_seeded_and_sorted():
+    from churnlab.model.tuning import sample_rows
+
+    y = np.array([1.0] * 100 + [0.0] * 900)
+    rows = sample_rows(y, 200, seed=5)
+    assert len(rows) == 200 and y[rows].sum() == 20  # 10 % churners, as in y
+    assert np.array_equal(rows, np.sort(rows)) and len(set(rows)) == 200
+    assert np.array_equal(rows, sample_rows(y, 200, seed=5))
+    assert not np.array_equal(rows, sample_rows(y, 200, seed=6))
+    assert np.array_equal(sample_rows(y, 5000, seed=5), np.arange(1000))
+
+
+def test_the_search_keeps_the_candidate_that_predicts_the_validation_period_best(
+    fitted, split_table
+):
+    from churnlab.model.tuning import candidates
+
+    assert [t.params for t in fitted.trials_] == candidates(3)
+    best = min(fitted.trials_, key=lambda t: t.loss)
+    assert fitted.tuned_ == best.params
+    assert fitted.best_iteration_ == best.best_iteration  # small data: the winner is kept
+    # its validation log-loss is what the booster scores on the validation month
+    table, _, valid, _ = split_table
+    rows = table.at(valid)
+    y = rows.frame["churned"].to_numpy(float)
+    p = 1 / (1 + np.exp(-fitted.margin(rows)))
+    loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert loss == pytest.approx(best.loss, abs=1e-4)
+
+
+def test_given_params_switch_the_search_off(split_table):
+    table, train, valid, _ = split_table
+    model = ChurnModel(seed=3, params={"max_depth": 3}).fit(table.at(train), table.at(valid))
+    assert model.trials_ == [] and model.tuned_ == {}
+    off = ChurnModel(seed=3, tune=False).fit(table.at(train), table.at(valid))
+    assert off.trials_ == [] and off._params()["max_depth"] == 4
+    # by default a model with a validation period keeps the defaults (the report's many
+    # backtest models), and a table without one is searched on inner folds
+    default = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    assert default.trials_ == [] and default.tuned_ == {}
+    flat = ChurnModel(seed=3).fit(table.at(train))
+    assert len(flat.trials_) > 1
+
+
+def test_on_large_tables_the_search_samples_and_the_winner_learns_from_every_row(
+    monkeypatch, split_table
+):
+    from churnlab.model import tuning
+
+    table, train, valid, test = split_table
+    monkeypatch.setattr("churnlab.model.booster.SEARCH_ROWS", 500)
+    sampled = ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid))
+    again = ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid))
+    assert sampled.tuned_ == min(sampled.trials_, key=lambda t: t.loss).params
+    rows = table.at(test)
+    assert np.array_equal(sampled.margin(rows), again.margin(rows))
+    # the refit on every training row with the chosen parameters is the model
+    refit = ChurnModel(seed=3, params=sampled.tuned_ or None, tune=False)
+    refit.num_rounds = tuning.rounds_for(sampled._params()["eta"])
+    refit.fit(table.at(train), table.at(valid))
+    assert np.array_equal(refit.margin(rows), sampled.margin(rows))
+
+
+def test_a_small_table_without_validation_period_is_searched_on_inner_folds():
+    from churnlab.model import tuning
+
+    table = make_table(n=1500, snapshots=False)
+    model = ChurnModel(seed=2).fit(table)
+    again = ChurnModel(seed=2).fit(table)
+    assert [t.params for t in model.trials_] == tuning.candidates(2)
+    best = min(model.trials_, key=lambda t: t.loss)
+    assert model.tuned_ == best.params and model.best_iteration_ == best.best_iteration
+    # the winner learned from every row for its scaled number of rounds, without stopping
+    assert model.booster_.num_boosted_rounds() == model.best_iteration_ + 1
+    assert np.array_equal(model.predict_proba(table), again.predict_proba(table))
+    # every candidate's loss is the log-loss of its out-of-fold margins (the calibrator's
+    # data): re-derive the winner's from five folds of our own
+    y = table.frame["churned"].to_numpy(float)
+    folds = StratifiedKFold(tuning.INNER_FOLDS, shuffle=True, random_state=2)
+    margin = np.zeros(len(y))
+    matrix = model.encoder_.transform(table.frame)
+    for a, b in folds.split(np.zeros(len(y)), y):
+        dtr = xgb.DMatrix(matrix[a], y[a], feature_names=model.booster_names_)
+        dva = xgb.DMatrix(matrix[b], y[b], feature_names=model.booster_names_)
+        params = model._params(best.params, nthread=1)
+        bst = xgb.train(
+            params,
+            dtr,
+            model._rounds(best.params),
+            evals=[(dva, "v")],
+            early_stopping_rounds=50,
+            verbose_eval=False,
+        )
+        margin[b] = bst.predict(
+            dva, output_margin=True, iteration_range=(0, bst.best_iteration + 1)
+        )
+    assert np.mean(np.logaddexp(0, margin) - y * margin) == pytest.approx(best.loss, rel=1e-9)

@@ -3,10 +3,10 @@
 Each world is small (3,000 customers x 14 months) so the module stays under a minute. The
 backtest is pooled over the last three report months (about 6,000 scored customers and 180
 churners) because one month's AUC alone has a standard error of about 0.03, too noisy to
-test a 5 % margin against the oracle. Measured (seed 0, pooled): support world 0.980 of the
-oracle, engagement world 0.986, a world without a dominant family 0.959; a price-dominated
-world reaches only 0.950 because two true price signals (list price vs the plan's standard
-price, unpaid periods among the last three) are seen only through proxies by the features.
+test a 5 % margin against the oracle. The measured ratios of these and two more worlds (no
+dominant family; price, whose two true signals, list price vs the plan's standard price and
+unpaid periods among the last three, the features see only through proxies) are in
+benchmarks/RESULTS.md.
 
 Driver credit (benchmarks/RESULTS.md, "bench_credit"): in every world, among the riskiest 10 %
 of the latest month whose true main fixable cause (truth.parquet) is the dominant family, at

@@ -8,6 +8,8 @@ churners, row and column subsampling (0.8) drawn from the seed. Class imbalance:
 but ``scale_pos_weight`` stays 1 on purpose: up-weighting churners inflates every probability,
 which the calibrator would then have to undo, while ranking gains nothing from it with trees;
 log-loss on the natural rate plus calibration gives probabilities that mean what they say.
+These defaults are the first candidate of the search in :mod:`churnlab.model.tuning`, which
+adapts depth, learning rate, minimum child weight and L2 regularisation to the table.
 
 Everything is deterministic: same data and seed give the same scores to the last digit,
 whatever the thread count (``n_jobs``; None = one thread for training below
@@ -27,12 +29,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.table import FeatureTable
 from churnlab.model.calibration import Calibrator
 from churnlab.model.encoding import Encoder
+from churnlab.model.tuning import (
+    INNER_FOLD_ROWS,
+    INNER_FOLDS,
+    SEARCH_ROWS,
+    SEARCH_VALID_ROWS,
+    Trial,
+    best_trial,
+    candidates,
+    rounds_for,
+    run_trials,
+    sample_rows,
+)
 
 DEFAULT_PARAMS: dict = {
     "objective": "binary:logistic",
@@ -77,6 +91,17 @@ class ChurnModel:
     pairs. ``valid`` (the later validation period) drives early stopping and the calibration;
     without it a stratified 20 % of ``train`` plays that role. Fitted state lives in
     ``booster_``, ``calibrator_``, ``encoder_``, ``best_iteration_``, ``feature_names_``.
+
+    With ``params=None`` the model can first run the seeded search of
+    :mod:`churnlab.model.tuning` and keep the parameters that predict held-out rows best
+    (``tuned_``: the overrides of the defaults, ``{}`` when the defaults won; ``trials_``:
+    every candidate's log-loss). ``tune=None`` (the default) searches only where it is cheap
+    next to the rest of a run: a table without a validation period (a customer table for
+    ``churnlab explain``) of up to ``INNER_FOLD_ROWS`` rows, on inner folds. Models with a
+    validation period (the monthly report's many backtest models) keep the defaults unless
+    ``tune=True``: the search fits every candidate for each of them (its cost and gain are in
+    benchmarks/RESULTS.md, issue 12 notes). ``tune=False`` never searches; given ``params``
+    switch the search off: they are used as they are.
     """
 
     def __init__(
@@ -86,25 +111,73 @@ class ChurnModel:
         calibration: str = "isotonic",
         n_jobs: int | None = None,
         num_rounds: int = NUM_ROUNDS,
+        tune: bool | None = None,
     ) -> None:
         self.seed = seed
         self.params = params
         self.calibration = calibration
         self.n_jobs = n_jobs
         self.num_rounds = num_rounds
+        self.tune = tune
+        self.tuned_: dict = {}
+        self.trials_: list[Trial] = []
 
     def _threads(self, rows: int) -> int:
         if self.n_jobs is not None:
             return self.n_jobs
         return 1 if rows < SINGLE_THREAD_ROWS else 2
 
-    def _params(self) -> dict:
+    def _params(self, overrides: dict | None = None, nthread: int | None = None) -> dict:
         return {
             **DEFAULT_PARAMS,
             **(self.params or {}),
+            **(self.tuned_ if overrides is None else overrides),
             "seed": self.seed,
-            "nthread": self.nthread_,
+            "nthread": self.nthread_ if nthread is None else nthread,
         }
+
+    def _rounds(self, overrides: dict) -> int:
+        """Rounds of a search candidate; the given ``num_rounds`` for the defaults."""
+        return rounds_for(overrides["eta"]) if "eta" in overrides else self.num_rounds
+
+    def _train(self, params: dict, rounds: int, dtrain, dvalid) -> xgb.Booster:
+        evals = [(dvalid, "valid")] if dvalid is not None else []
+        return xgb.train(
+            params,
+            dtrain,
+            num_boost_round=rounds,
+            evals=evals,
+            early_stopping_rounds=EARLY_STOPPING if evals else None,
+            verbose_eval=False,
+        )
+
+    def _search(self, x_tr, y_tr, x_va, y_va) -> xgb.Booster | None:
+        """Run the search; set ``tuned_`` and ``trials_``. Returns the winner's booster when
+        it learned from every row (nothing left to train), else None."""
+        tr = sample_rows(y_tr, SEARCH_ROWS, self.seed)
+        va = sample_rows(y_va, SEARCH_VALID_ROWS, self.seed)
+        full = len(tr) == len(y_tr) and len(va) == len(y_va)
+        m_tr = self.encoder_.transform(x_tr.iloc[tr])
+        m_va = self.encoder_.transform(x_va.iloc[va])
+        names = self.booster_names_
+
+        def train_one(overrides: dict) -> Trial:
+            # one DMatrix per candidate: candidates train side by side on one thread each
+            dtrain = xgb.DMatrix(m_tr, label=y_tr[tr], feature_names=names, nthread=1)
+            dvalid = xgb.DMatrix(m_va, label=y_va[va], feature_names=names, nthread=1)
+            params = self._params(overrides, nthread=1)
+            booster = self._train(params, self._rounds(overrides), dtrain, dvalid)
+            return Trial(overrides, float(booster.best_score), int(booster.best_iteration), booster)
+
+        workers = 1 if self.n_jobs == 1 else 2
+        trials = run_trials(train_one, candidates(self.seed), workers)
+        best = best_trial(trials)
+        self.tuned_ = best.params
+        self.trials_ = [Trial(t.params, t.loss, t.best_iteration) for t in trials]
+        if full:
+            best.booster.set_param({"nthread": self.nthread_})
+            return best.booster
+        return None
 
     def fit(self, train: Data, valid: Data | None = None) -> ChurnModel:
         """Train on ``train``, early-stop and calibrate on ``valid``; returns ``self``."""
@@ -114,6 +187,10 @@ class ChurnModel:
                 f"Cannot train a churn model: the {len(y_tr)} labelled training rows hold "
                 "only one outcome (nobody churned, or everybody did). More history is needed."
             )
+        searched = self.tune is not False and self.params is None
+        smaller = int(min(y_tr.sum(), len(y_tr) - y_tr.sum()))
+        if valid is None and searched and len(y_tr) <= INNER_FOLD_ROWS and smaller >= INNER_FOLDS:
+            return self._fit_on_inner_folds(x_tr, y_tr, features)
         if valid is None:
             x_tr, x_va, y_tr, y_va = _inner_split(x_tr, y_tr, self.seed)
         else:
@@ -121,20 +198,18 @@ class ChurnModel:
         self.nthread_ = self._threads(len(x_tr))
         self.encoder_ = Encoder.fit(x_tr, features)
         self.feature_names_ = self.encoder_.columns
-        dtrain = self._dmatrix(x_tr, y_tr)
-        evals, stop = [], None
-        if len(y_va) and y_va.min() != y_va.max():
-            evals, stop = [(self._dmatrix(x_va, y_va), "valid")], EARLY_STOPPING
-        self.booster_ = xgb.train(
-            self._params(),
-            dtrain,
-            num_boost_round=self.num_rounds,
-            evals=evals,
-            early_stopping_rounds=stop,
-            verbose_eval=False,
-        )
+        stop = len(y_va) > 0 and y_va.min() != y_va.max()
+        self.tuned_, self.trials_, booster = {}, [], None
+        if stop and self.tune is True and self.params is None:
+            booster = self._search(x_tr, y_tr, x_va, y_va)
+        if booster is None:
+            dvalid = self._dmatrix(x_va, y_va) if stop else None
+            booster = self._train(
+                self._params(), self._rounds(self.tuned_), self._dmatrix(x_tr, y_tr), dvalid
+            )
+        self.booster_ = booster
         self.best_iteration_ = int(
-            self.booster_.best_iteration if stop else self.booster_.num_boosted_rounds() - 1
+            booster.best_iteration if stop else booster.num_boosted_rounds() - 1
         )
         # keep only the trees up to the best iteration: the rounds early stopping waited
         # through never score or explain anything (also not in shap's plots or a saved model)
@@ -143,6 +218,46 @@ class ChurnModel:
             self.calibrator_ = Calibrator.fit(self.margin(x_va), y_va, self.calibration)
         else:
             self.calibrator_ = Calibrator()
+        return self
+
+    def _fit_on_inner_folds(self, x: pd.DataFrame, y: np.ndarray, features: list) -> ChurnModel:
+        """A small table without a validation period: search, stop and calibrate on inner
+        folds, then train the winner on every row (:mod:`churnlab.model.tuning`)."""
+        self.nthread_ = self._threads(len(x))
+        self.encoder_ = Encoder.fit(x, features)
+        self.feature_names_ = self.encoder_.columns
+        matrix, names = self.encoder_.transform(x), self.booster_names_
+        folds = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=self.seed)
+        splits = list(folds.split(np.zeros(len(y)), y))
+
+        def train_one(overrides: dict) -> Trial:
+            margin, rounds = np.zeros(len(y)), []
+            for fit_rows, check_rows in splits:
+                dtrain = xgb.DMatrix(matrix[fit_rows], y[fit_rows], feature_names=names, nthread=1)
+                dvalid = xgb.DMatrix(
+                    matrix[check_rows], y[check_rows], feature_names=names, nthread=1
+                )
+                booster = self._train(
+                    self._params(overrides, nthread=1), self._rounds(overrides), dtrain, dvalid
+                )
+                stop = (0, booster.best_iteration + 1)
+                margin[check_rows] = booster.predict(
+                    dvalid, output_margin=True, iteration_range=stop
+                )
+                rounds.append(booster.best_iteration + 1)
+            # every fold learned from (k-1)/k of the rows; the final model learns from all
+            scaled = int(round(np.mean(rounds) * INNER_FOLDS / (INNER_FOLDS - 1)))
+            return Trial(overrides, _log_loss(y, margin), max(scaled, 1) - 1, margin=margin)
+
+        workers = 1 if self.n_jobs == 1 else 2
+        trials = run_trials(train_one, candidates(self.seed), workers)
+        best = best_trial(trials)
+        self.tuned_ = best.params
+        self.trials_ = [Trial(t.params, t.loss, t.best_iteration) for t in trials]
+        dtrain = xgb.DMatrix(matrix, y, feature_names=names, nthread=self.nthread_)
+        self.booster_ = self._train(self._params(), best.best_iteration + 1, dtrain, None)
+        self.best_iteration_ = best.best_iteration
+        self.calibrator_ = Calibrator.fit(best.margin, y, self.calibration)
         return self
 
     def _dmatrix(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
@@ -199,6 +314,8 @@ class ChurnModel:
             "calibration": self.calibration,
             "n_jobs": self.n_jobs,
             "num_rounds": self.num_rounds,
+            "tune": self.tune,
+            "tuned": self.tuned_,
             "best_iteration": self.best_iteration_,
             "feature_names": self.feature_names_,
             "encoder": self.encoder_.to_json(),
@@ -213,6 +330,8 @@ class ChurnModel:
         meta = json.loads(Path(f"{path}.churnlab.json").read_text())
         model = cls(meta["seed"], meta["params"], meta["calibration"], meta["n_jobs"])
         model.num_rounds = meta["num_rounds"]
+        model.tune = meta.get("tune", False)
+        model.tuned_ = dict(meta.get("tuned", {}))
         model.booster_ = xgb.Booster(model_file=str(path))
         model.nthread_ = model._threads(0)
         model.best_iteration_ = int(meta["best_iteration"])
@@ -221,6 +340,11 @@ class ChurnModel:
         model.encoder_ = Encoder.from_json(meta["encoder"])
         model.calibrator_ = Calibrator(**meta["calibrator"])
         return model
+
+
+def _log_loss(y: np.ndarray, margin: np.ndarray) -> float:
+    """Mean binary log-loss of log-odds ``margin`` (what XGBoost's ``logloss`` measures)."""
+    return float(np.mean(np.logaddexp(0.0, margin) - y * margin))
 
 
 def _inner_split(x: pd.DataFrame, y: np.ndarray, seed: int):

@@ -234,6 +234,8 @@ def _model_summary(model: ChurnModel, expl: ExplanationData) -> dict:
         "calibration": model.calibrator_.kind,
         "features": len(expl.features),
         "encoded_columns": len(model.feature_names_),
+        # what the search (model/tuning.py) changed from the defaults; {} = the defaults won
+        "tuned": model.tuned_,
     }
 
 

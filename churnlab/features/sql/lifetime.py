@@ -1,0 +1,185 @@
+"""The engagement family's lifetime signals: each customer's whole history of active days.
+
+The 30/90-day windows of :mod:`churnlab.features.sql.engagement` say what a customer did
+lately; these say who the customer has been since their first active day: how many active
+days and how much of each usage column in total (and per active day), how long ago the first
+active day was, the mean and spread of the gaps between active days, how overdue the customer
+is against their own typical gap, and their recent rate against their lifetime rate. Ratios
+to the customer's own rhythm keep their meaning as a cohort ages, where raw day counts move
+past anything the training snapshots saw (a tree cannot extrapolate them).
+
+Point in time without fan-out: usage is reduced once to one row per customer and active day
+(the gap to the previous active day attached to the later day, so a gap is known exactly
+when the day that closes it is), then to one row per customer and calendar month. Cutoffs
+are month starts, so every snapshot sees whole months: each population row becomes a probe
+in its customer's month sequence, and window frames over the month index add up what lies
+before the cutoff (``RANGE ... 1 PRECEDING``: the cutoff's own month is the future) and the
+three months before it. Sums are exact (fixed point and integers), so the same data gives
+the same features on any thread count.
+"""
+
+from __future__ import annotations
+
+from churnlab.features.sql.core import Family, Feature, Schema, quote, snake
+
+#: months in the "recent" window of the rate comparisons (cutoffs are month starts)
+RECENT_MONTHS = 3
+
+
+def _metrics(schema: Schema) -> list[str]:
+    """The numeric activity columns of usage, in table order."""
+    return [c for c, kind in schema["usage"].items() if kind == "number"]
+
+
+def _lifetime_base(schema: Schema) -> str:
+    metrics = _metrics(schema)
+    # positional aliases (v0, v1, ...): a usage column may be called anything; fixed point
+    # with 38 digits: a lifetime total of any realistic column fits, and sums are exact
+    day_sums = "".join(
+        f", sum(CAST(u.{quote(col)} AS DECIMAL(38, 6))) AS v{i}" for i, col in enumerate(metrics)
+    )
+    month_sums = "".join(f", sum(v{i}) AS v{i}" for i in range(len(metrics)))
+    null_sums = "".join(f", NULL AS v{i}" for i in range(len(metrics)))
+    month_cols = "".join(f", v{i}" for i in range(len(metrics)))
+    windows = "".join(
+        f", sum(v{i}) OVER life AS v{i}, sum(v{i}) OVER recent AS r{i}" for i in range(len(metrics))
+    )
+    return f"""WITH days AS (
+  -- one row per customer and active day before the last cutoff, the day's activity summed
+  SELECT u.customer_id, date_trunc('day', u.date) AS day{day_sums}
+  FROM usage u
+  WHERE u.date < (SELECT max(cutoff) FROM snaps)
+  GROUP BY u.customer_id, date_trunc('day', u.date)
+), gaps AS (
+  -- the gap to the previous active day belongs to the later day: known when that day is
+  SELECT *, date_diff('day', lag(day) OVER (PARTITION BY customer_id ORDER BY day), day) AS gap
+  FROM days
+), months AS (
+  SELECT customer_id, 12 * year(day) + month(day) AS mi, count(*) AS n{month_sums},
+    min(day) AS first_day, max(day) AS last_day, sum(CAST(gap AS BIGINT) * gap) AS gap2
+  FROM gaps GROUP BY customer_id, 12 * year(day) + month(day)
+), probes AS (
+  -- months and population rows in one sequence per customer; a probe's frames end at the
+  -- month before its cutoff
+  SELECT customer_id, mi, NULL AS sid, n{month_cols}, first_day, last_day, gap2 FROM months
+  UNION ALL
+  SELECT customer_id, 12 * year(cutoff) + month(cutoff), sid, NULL{null_sums}, NULL, NULL,
+    NULL
+  FROM pop
+), agg AS (
+  SELECT customer_id, sid, n_days, n_recent, first_day, last_day, gap2{month_cols}{
+        "".join(f", r{i}" for i in range(len(metrics)))
+    }
+  FROM (
+    SELECT customer_id, sid, sum(n) OVER life AS n_days, sum(n) OVER recent AS n_recent,
+      min(first_day) OVER life AS first_day, max(last_day) OVER life AS last_day,
+      sum(gap2) OVER life AS gap2{windows}
+    FROM probes
+    WINDOW life AS (PARTITION BY customer_id ORDER BY mi
+                    RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+      recent AS (PARTITION BY customer_id ORDER BY mi
+                 RANGE BETWEEN {RECENT_MONTHS} PRECEDING AND 1 PRECEDING)
+  ) w
+  WHERE sid IS NOT NULL
+)"""
+
+
+def _metric_parts(schema: Schema) -> dict[str, str]:
+    return {col: snake(col) for col in _metrics(schema)}
+
+
+#: days since the first active day (at least 1: that day lies before the cutoff)
+AGE = "date_diff('day', a.first_day, p.cutoff)"
+#: days of the recent window, or of the customer's life when that is shorter
+RECENT_DAYS = f"least(date_diff('day', p.cutoff - INTERVAL {RECENT_MONTHS} MONTH, p.cutoff), {AGE})"
+MEAN_GAP = "date_diff('day', a.first_day, a.last_day) / (a.n_days - 1)"
+
+
+def _rate_change(recent: str, total: str) -> str:
+    """Recent amount per day over the lifetime amount per day (missing: none in the life)."""
+    return (
+        f"CASE WHEN {total} > 0 THEN "
+        f"(coalesce({recent}, 0) / {RECENT_DAYS}) / ({total} / {AGE}) END"
+    )
+
+
+LIFETIME = Family(
+    name="engagement",
+    base=_lifetime_base,
+    features=(
+        Feature(
+            "engagement_lifetime_active_days",
+            "coalesce(a.n_days, 0)",
+            "days",
+            "active days (days with a usage row) from the first one to the cutoff",
+            "active on {value:,.0f} day(s) in all",
+        ),
+        Feature(
+            "engagement_days_since_first_active",
+            AGE,
+            "days",
+            "days from the first usage day to the cutoff: the customer's age in the data "
+            "(missing: never active)",
+            "first active {value:,.0f} day(s) ago",
+        ),
+        Feature(
+            "engagement_mean_gap_days",
+            f"CASE WHEN a.n_days >= 2 THEN {MEAN_GAP} END",
+            "days",
+            "mean number of days between consecutive active days (missing: fewer than 2 "
+            "active days)",
+            "usually active every {value:,.0f} day(s)",
+        ),
+        Feature(
+            "engagement_gap_sd_days",
+            f"CASE WHEN a.n_days >= 3 THEN "
+            f"sqrt(greatest(a.gap2 / (a.n_days - 1) - pow({MEAN_GAP}, 2), 0)) END",
+            "days",
+            "standard deviation of the days between consecutive active days (missing: fewer "
+            "than 3 active days)",
+            "gaps between active days vary by {value:,.0f} day(s)",
+        ),
+        Feature(
+            "engagement_overdue_ratio",
+            f"CASE WHEN a.n_days >= 2 THEN "
+            f"date_diff('day', a.last_day, p.cutoff) / ({MEAN_GAP}) END",
+            "ratio",
+            "days since the latest active day over the customer's mean gap between active "
+            "days (missing: fewer than 2 active days)",
+            "away {value:.1f}x longer than their usual gap between active days",
+        ),
+        Feature(
+            "engagement_active_rate_change",
+            _rate_change("a.n_recent", "a.n_days"),
+            "ratio",
+            f"active days per day in the {RECENT_MONTHS} months before the cutoff over the "
+            "same since the first active day (missing: never active)",
+            "active at {value:.0%} of their lifetime rate lately",
+        ),
+    ),
+    patterns=(
+        Feature(
+            "engagement_{col}_lifetime_total",
+            "coalesce(a.v{i}, 0)",
+            "{col}",
+            "total {col} from the first active day to the cutoff",
+            "{{value:,.0f}} {col} in all",
+        ),
+        Feature(
+            "engagement_{col}_per_active_day",
+            "a.v{i} / a.n_days",
+            "{col}",
+            "{col} per active day since the first one (missing: never active)",
+            "{{value:,.1f}} {col} per active day",
+        ),
+        Feature(
+            "engagement_{col}_recent_vs_lifetime",
+            _rate_change("a.r{i}", "a.v{i}"),
+            "ratio",
+            f"{{col}} per day in the {RECENT_MONTHS} months before the cutoff over the same "
+            "since the first active day (missing: none in all)",
+            "{col} at {{value:.0%}} of the lifetime rate lately",
+        ),
+    ),
+    columns=_metric_parts,
+)
