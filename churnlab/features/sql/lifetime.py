@@ -20,7 +20,14 @@ the same features on any thread count.
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import Family, Feature, Schema, quote, snake
+from churnlab.features.sql.core import (
+    DAYS_SINCE,
+    Family,
+    Feature,
+    Schema,
+    column_sql,
+    distinct_parts,
+)
 
 #: months in the "recent" window of the rate comparisons (cutoffs are month starts)
 RECENT_MONTHS = 3
@@ -36,7 +43,8 @@ def _lifetime_base(schema: Schema) -> str:
     # positional aliases (v0, v1, ...): a usage column may be called anything; fixed point
     # with 38 digits: a lifetime total of any realistic column fits, and sums are exact
     day_sums = "".join(
-        f", sum(CAST(u.{quote(col)} AS DECIMAL(38, 6))) AS v{i}" for i, col in enumerate(metrics)
+        f", sum(CAST(u.{column_sql(schema, 'usage', col)} AS DECIMAL(38, 6))) AS v{i}"
+        for i, col in enumerate(metrics)
     )
     month_sums = "".join(f", sum(v{i}) AS v{i}" for i in range(len(metrics)))
     null_sums = "".join(f", NULL AS v{i}" for i in range(len(metrics)))
@@ -52,7 +60,11 @@ def _lifetime_base(schema: Schema) -> str:
   GROUP BY u.customer_id, date_trunc('day', u.date)
 ), gaps AS (
   -- the gap to the previous active day belongs to the later day: known when that day is
-  SELECT *, date_diff('day', lag(day) OVER (PARTITION BY customer_id ORDER BY day), day) AS gap
+  SELECT *, {
+        DAYS_SINCE.format(
+            since="lag(day) OVER (PARTITION BY customer_id ORDER BY day)", until="day"
+        )
+    } AS gap
   FROM days
 ), months AS (
   SELECT customer_id, 12 * year(day) + month(day) AS mi, count(*) AS n{month_sums},
@@ -85,24 +97,37 @@ def _lifetime_base(schema: Schema) -> str:
 
 
 def _metric_parts(schema: Schema) -> dict[str, str]:
-    return {col: snake(col) for col in _metrics(schema)}
+    """usage column -> its name part, distinct from every other feature's (see distinct_parts)."""
+    return distinct_parts(_metrics(schema), LIFETIME.patterns, (f.name for f in LIFETIME.features))
 
 
 #: days since the first active day (at least 1: that day lies before the cutoff)
-AGE = "date_diff('day', a.first_day, p.cutoff)"
+AGE = DAYS_SINCE.format(since="a.first_day", until="p.cutoff")
 #: days of the recent window, or of the customer's life when that is shorter
-RECENT_DAYS = f"least(date_diff('day', p.cutoff - INTERVAL {RECENT_MONTHS} MONTH, p.cutoff), {AGE})"
-MEAN_GAP = "date_diff('day', a.first_day, a.last_day) / (a.n_days - 1)"
+RECENT_DAYS = (
+    f"least({DAYS_SINCE.format(since=f'p.cutoff - INTERVAL {RECENT_MONTHS} MONTH', until='p.cutoff')}"
+    f", {AGE})"
+)
+#: days from the first to the latest active day: the sum of the gaps between active days
+SPAN = DAYS_SINCE.format(since="a.first_day", until="a.last_day")
+MEAN_GAP = (
+    f"CAST({DAYS_SINCE.format(since='a.first_day', until='a.last_day')} AS DOUBLE) / (a.n_days - 1)"
+)
 
 
 def _rate_change(recent: str, total: str) -> str:
     """Recent amount per day over the lifetime amount per day (missing: none in the life)."""
     return (
         f"CASE WHEN {total} > 0 THEN "
-        f"(coalesce({recent}, 0) / {RECENT_DAYS}) / ({total} / {AGE}) END"
+        f"(CAST(coalesce({recent}, 0) AS DOUBLE) / {RECENT_DAYS}) / "
+        f"(CAST({total} AS DOUBLE) / {AGE}) END"
     )
 
 
+# Driver credit holds (keeps at the customer's value) the lifetime features that say how long
+# the customer has been around and how their activity fades against their own rhythm: the
+# fade is where the other drivers' problems show before a churn, and crediting it handed
+# engagement the credit of the cause (in a support-dominated world, engagement ranked first).
 LIFETIME = Family(
     name="engagement",
     base=_lifetime_base,
@@ -121,6 +146,7 @@ LIFETIME = Family(
             "days from the first usage day to the cutoff: the customer's age in the data "
             "(missing: never active)",
             "first active {value:,.0f} day(s) ago",
+            held=True,
         ),
         Feature(
             "engagement_mean_gap_days",
@@ -133,7 +159,10 @@ LIFETIME = Family(
         Feature(
             "engagement_gap_sd_days",
             f"CASE WHEN a.n_days >= 3 THEN "
-            f"sqrt(greatest(a.gap2 / (a.n_days - 1) - pow({MEAN_GAP}, 2), 0)) END",
+            # (m * sum of squared gaps - (sum of gaps)^2) / m^2 over the m gaps: whole numbers
+            # up to the one division, so every engine rounds it alike
+            f"sqrt(CAST(greatest((a.n_days - 1) * a.gap2 - {SPAN} * {SPAN}, 0) AS DOUBLE) "
+            "/ ((a.n_days - 1) * (a.n_days - 1))) END",
             "days",
             "standard deviation of the days between consecutive active days (missing: fewer "
             "than 3 active days)",
@@ -142,11 +171,12 @@ LIFETIME = Family(
         Feature(
             "engagement_overdue_ratio",
             f"CASE WHEN a.n_days >= 2 THEN "
-            f"date_diff('day', a.last_day, p.cutoff) / ({MEAN_GAP}) END",
+            f"{DAYS_SINCE.format(since='a.last_day', until='p.cutoff')} / ({MEAN_GAP}) END",
             "ratio",
             "days since the latest active day over the customer's mean gap between active "
             "days (missing: fewer than 2 active days)",
             "away {value:.1f}x longer than their usual gap between active days",
+            held=True,
         ),
         Feature(
             "engagement_active_rate_change",
@@ -155,19 +185,20 @@ LIFETIME = Family(
             f"active days per day in the {RECENT_MONTHS} months before the cutoff over the "
             "same since the first active day (missing: never active)",
             "active at {value:.0%} of their lifetime rate lately",
+            held=True,
         ),
     ),
     patterns=(
         Feature(
             "engagement_{col}_lifetime_total",
-            "coalesce(a.v{i}, 0)",
+            "CAST(coalesce(a.v{i}, 0) AS DOUBLE)",
             "{col}",
             "total {col} from the first active day to the cutoff",
             "{{value:,.0f}} {col} in all",
         ),
         Feature(
             "engagement_{col}_per_active_day",
-            "a.v{i} / a.n_days",
+            "CAST(a.v{i} AS DOUBLE) / a.n_days",
             "{col}",
             "{col} per active day since the first one (missing: never active)",
             "{{value:,.1f}} {col} per active day",
@@ -179,6 +210,7 @@ LIFETIME = Family(
             f"{{col}} per day in the {RECENT_MONTHS} months before the cutoff over the same "
             "since the first active day (missing: none in all)",
             "{col} at {{value:.0%}} of the lifetime rate lately",
+            held=True,
         ),
     ),
     columns=_metric_parts,
