@@ -21,6 +21,7 @@ from churnlab.contract.coerce import (
     DATE_FORMAT_HINT,
     _fmt_offset,
     check_columns,
+    mixed_zones,
     nested_contract_finding,
     nested_extra_finding,
 )
@@ -41,6 +42,7 @@ from churnlab.contract.rules import (
     bad_group_finding,
     date_range_finding,
     finite_finding,
+    missing_customer_ids,
     no_action_finding,
     orphan_findings,
     show_id,
@@ -334,7 +336,7 @@ def _zone_findings(con, raw: RawTable, plan: ColumnPlan) -> Finding | None:
             f"{plural(int(naive), 'value')} without a time zone next to {int(aware):,} with "
             "one, so the instant they mean is unknown"
         )
-        return _mixed_zones(table, col, int(naive), examples, message)
+        return mixed_zones(table, col, int(naive), examples, message)
     # offsets in minutes east of UTC, most frequent first (ties: first seen first)
     rows = con.execute(
         f"SELECT {_offset_sql(zone)} AS m, count(*) AS n, min({ROW}) AS first FROM {rel} "
@@ -345,7 +347,7 @@ def _zone_findings(con, raw: RawTable, plan: ColumnPlan) -> Finding | None:
     if len(distinct) > 1 and not dst_pair:
         examples = [f"{plural(n, 'value')} at UTC{_fmt_offset(m)}" for m, n in distinct]
         message = f"values in {len(distinct)} different UTC offsets (several sources?)"
-        return _mixed_zones(table, col, int(aware), examples, message)
+        return mixed_zones(table, col, int(aware), examples, message)
     return None
 
 
@@ -356,18 +358,6 @@ def _offset_sql(zone: str) -> str:
     hours = f"CAST(substr({digits}, 2, 2) AS INTEGER)"
     minutes = f"coalesce(TRY_CAST(NULLIF(substr({digits}, 4, 2), '') AS INTEGER), 0)"
     return f"{sign} * ({hours} * 60 + {minutes})"
-
-
-def _mixed_zones(table, col, rows, examples, message) -> Finding:
-    return error(
-        table,
-        col,
-        rows,
-        f"the column mixes time zones: {message}",
-        "Export the whole column in one time zone: all in UTC (ending in Z) or all without "
-        "an offset",
-        examples,
-    )
 
 
 def _keep_typed(
@@ -634,13 +624,8 @@ def _customer_ids(state: SqlTables) -> list[Finding]:
     n = _count(state, "customers", "customer_id IS NULL")
     if n:
         findings.append(
-            error(
-                "customers",
-                "customer_id",
-                n,
-                f"{plural(n, 'customer', 'have')} no customer_id",
-                "Every customer needs an id; fill it in or remove those rows",
-                _examples(state, "customers", "customer_id IS NULL", ["signup_date"]),
+            missing_customer_ids(
+                n, _examples(state, "customers", "customer_id IS NULL", ["signup_date"])
             )
         )
     rel = _rel(state, "customers")

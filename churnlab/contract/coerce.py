@@ -290,7 +290,7 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
             return coerce_date(pd.to_datetime(series), table, col)
         except (ValueError, TypeError) as exc:
             if "zone" in str(exc) or "tz" in str(exc):
-                return _fail_date(series), [_mixed_zones(table, col, len(series), [str(exc)])]
+                return _fail_date(series), [mixed_zones(table, col, len(series), [str(exc)])]
             series = series.astype(STR)
     text = _as_text(series)
     zone = _time_zones(text)
@@ -304,7 +304,7 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
             ]
             message = f"{plural(int(naive.sum()), 'value')} without a time zone next to {int(aware.sum()):,} with one, so the instant they mean is unknown"
             return _fail_date(series), [
-                _mixed_zones(table, col, int(naive.sum()), examples, message)
+                mixed_zones(table, col, int(naive.sum()), examples, message)
             ]
         distinct = _offset_minutes(zone[aware]).value_counts()
         # one zone's standard and daylight-saving offsets (1 hour apart) are one time zone
@@ -313,7 +313,7 @@ def coerce_date(series: pd.Series, table: str, col: str) -> tuple[pd.Series, lis
             examples = [f"{plural(n, 'value')} at UTC{_fmt_offset(m)}" for m, n in distinct.items()]
             message = f"values in {len(distinct)} different UTC offsets (several sources?)"
             return _fail_date(series), [
-                _mixed_zones(table, col, int(aware.sum()), examples, message)
+                mixed_zones(table, col, int(aware.sum()), examples, message)
             ]
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         parsed = parsed.dt.tz_localize(None)
@@ -382,7 +382,8 @@ def _fail_date(series: pd.Series) -> pd.Series:
     return pd.Series(np.full(len(series), np.datetime64("NaT"), DATETIME), index=series.index)
 
 
-def _mixed_zones(table, col, rows, examples, message="values in different time zones") -> Finding:
+def mixed_zones(table, col, rows, examples, message="values in different time zones") -> Finding:
+    """The error of a date column whose values carry different time zones (both paths)."""
     return error(
         table,
         col,

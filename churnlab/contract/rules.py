@@ -217,22 +217,25 @@ def normalise_actions(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame
     return {**tables, "actions": out}
 
 
+def missing_customer_ids(n: int, examples: list) -> Finding:
+    """The error of customers without an id (the in-memory and the SQL checks)."""
+    return error(
+        "customers",
+        "customer_id",
+        n,
+        f"{plural(n, 'customer', 'have')} no customer_id",
+        "Every customer needs an id; fill it in or remove those rows",
+        examples,
+    )
+
+
 def _customer_ids(customers: pd.DataFrame) -> list[Finding]:
     ids = customers["customer_id"]
     findings = []
     empty = ids.isna()
     if empty.any():
         n = int(empty.sum())
-        findings.append(
-            error(
-                "customers",
-                "customer_id",
-                n,
-                f"{plural(n, 'customer', 'have')} no customer_id",
-                "Every customer needs an id; fill it in or remove those rows",
-                row_examples(customers, empty, ["signup_date"]),
-            )
-        )
+        findings.append(missing_customer_ids(n, row_examples(customers, empty, ["signup_date"])))
     dup = ids.duplicated(keep=False) & ~empty
     if dup.any():
         repeated = ids[dup]

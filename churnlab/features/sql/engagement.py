@@ -16,13 +16,13 @@ from churnlab.features.sql.core import (
 SUM_TYPE = "DECIMAL(38, 6)"
 
 
-def _metrics(schema: Schema) -> list[str]:
+def usage_metrics(schema: Schema) -> list[str]:
     """The numeric activity columns of usage, in table order."""
     return [c for c, kind in schema["usage"].items() if kind == "number"]
 
 
 def _engagement_base(schema: Schema) -> str:
-    metrics = _metrics(schema)
+    metrics = usage_metrics(schema)
     # metrics under positional aliases: a usage column called, say, 'lo' cannot clash.
     # Summed as fixed-point DECIMAL: a parallel float sum depends on the order threads add
     # rows, which changed minutes in the last bit between runs (and with them reason texts);
@@ -105,7 +105,7 @@ def _engagement_base(schema: Schema) -> str:
 
 def _metric_parts(schema: Schema) -> dict[str, str]:
     """usage column -> its name part, distinct from every other feature's (see distinct_parts)."""
-    return distinct_parts(_metrics(schema), _PATTERNS, (f.name for f in _FIXED))
+    return distinct_parts(usage_metrics(schema), _PATTERNS, (f.name for f in _FIXED))
 
 
 _FIXED = (

@@ -28,22 +28,18 @@ from churnlab.features.sql.core import (
     column_sql,
     distinct_parts,
 )
+from churnlab.features.sql.engagement import SUM_TYPE, usage_metrics
 
 #: months in the "recent" window of the rate comparisons (cutoffs are month starts)
 RECENT_MONTHS = 3
 
 
-def _metrics(schema: Schema) -> list[str]:
-    """The numeric activity columns of usage, in table order."""
-    return [c for c, kind in schema["usage"].items() if kind == "number"]
-
-
 def _lifetime_base(schema: Schema) -> str:
-    metrics = _metrics(schema)
+    metrics = usage_metrics(schema)
     # positional aliases (v0, v1, ...): a usage column may be called anything; fixed point
     # with 38 digits: a lifetime total of any realistic column fits, and sums are exact
     day_sums = "".join(
-        f", sum(CAST(u.{column_sql(schema, 'usage', col)} AS DECIMAL(38, 6))) AS v{i}"
+        f", sum(CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE})) AS v{i}"
         for i, col in enumerate(metrics)
     )
     month_sums = "".join(f", sum(v{i}) AS v{i}" for i in range(len(metrics)))
@@ -98,7 +94,9 @@ def _lifetime_base(schema: Schema) -> str:
 
 def _metric_parts(schema: Schema) -> dict[str, str]:
     """usage column -> its name part, distinct from every other feature's (see distinct_parts)."""
-    return distinct_parts(_metrics(schema), LIFETIME.patterns, (f.name for f in LIFETIME.features))
+    return distinct_parts(
+        usage_metrics(schema), LIFETIME.patterns, (f.name for f in LIFETIME.features)
+    )
 
 
 #: days since the first active day (at least 1: that day lies before the cutoff)
