@@ -152,7 +152,13 @@ def test_report_metrics(report_a: Path):
     assert sum(m["shap_shares"].values()) == pytest.approx(1, abs=1e-4)
     base = m["baseline_risk"]
     assert 0 < base["all_drivers_fixed"] < base["mean_churn_probability"] < 1
-    assert base["context_families"] == ["profile"] and base["held_features"] == ["price_amount"]
+    assert base["context_families"] == ["profile"]
+    # the registry's held features: the absolute fee and the lifetime age and fading signals
+    assert base["held_features"] == sorted(
+        ["price_amount", "engagement_days_since_first_active", "engagement_overdue_ratio",
+         "engagement_active_rate_change", *(f"engagement_{c}_recent_vs_lifetime"
+                                            for c in ("sessions", "minutes"))]
+    )  # fmt: skip
     assert (
         "price_amount" not in m["healthy_levels"] and "support_open_tickets" in m["healthy_levels"]
     )
