@@ -24,6 +24,7 @@ from churnlab.contract.coerce import (
     mixed_zones,
     nested_contract_finding,
     nested_extra_finding,
+    unreadable_numbers,
 )
 from churnlab.contract.findings import (
     ERROR,
@@ -279,17 +280,7 @@ def _conversion_findings(con, raw: RawTable, plan: ColumnPlan) -> list[Finding]:
             )
         ]
     if plan.kind == NUMBER:
-        return [
-            error(
-                table,
-                col,
-                n_bad,
-                f"{plural(n_bad, 'value')} cannot be read as a number",
-                f"Make {col} numeric (plain digits with a dot for decimals, no currency signs or "
-                "thousands separators); leave the cell empty when unknown",
-                examples,
-            )
-        ]
+        return [unreadable_numbers(table, col, n_bad, examples)]
     return [
         error(
             table,

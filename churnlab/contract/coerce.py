@@ -382,6 +382,19 @@ def _fail_date(series: pd.Series) -> pd.Series:
     return pd.Series(np.full(len(series), np.datetime64("NaT"), DATETIME), index=series.index)
 
 
+def unreadable_numbers(table: str, col: str, n_bad: int, examples: list) -> Finding:
+    """The error of number cells that cannot be read as numbers (both paths)."""
+    return error(
+        table,
+        col,
+        n_bad,
+        f"{plural(n_bad, 'value')} cannot be read as a number",
+        f"Make {col} numeric (plain digits with a dot for decimals, no currency signs or "
+        "thousands separators); leave the cell empty when unknown",
+        examples,
+    )
+
+
 def mixed_zones(table, col, rows, examples, message="values in different time zones") -> Finding:
     """The error of a date column whose values carry different time zones (both paths)."""
     return error(
@@ -411,14 +424,8 @@ def coerce_number(series: pd.Series, table: str, col: str) -> tuple[pd.Series, l
     if not bad.any():
         return values, []
     n_bad = int(bad.sum())
-    finding = error(
-        table,
-        col,
-        n_bad,
-        f"{plural(n_bad, 'value')} cannot be read as a number",
-        f"Make {col} numeric (plain digits with a dot for decimals, no currency signs or "
-        "thousands separators); leave the cell empty when unknown",
-        row_examples(pd.DataFrame({col: text}), bad, [col]),
+    finding = unreadable_numbers(
+        table, col, n_bad, row_examples(pd.DataFrame({col: text}), bad, [col])
     )
     return values, [finding]
 
