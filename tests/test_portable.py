@@ -50,6 +50,16 @@ def test_every_family_query_is_portable(source):
         ("SELECT * FROM range(10)", "generated series"),
         ("SELECT n / 30.4375 FROM t", "decimal literal"),
         ("SELECT median(amount) FROM t", "median"),
+        (
+            "SELECT sum(x) OVER (PARTITION BY k ORDER BY m "
+            "RANGE BETWEEN 3 PRECEDING AND 1 PRECEDING) FROM t",
+            "RANGE frame",
+        ),
+        (
+            "SELECT sum(x) OVER w FROM t WINDOW w AS (ORDER BY m "
+            "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
+            "RANGE frame",
+        ),
     ],
 )
 def test_non_portable_constructs_are_rejected(sql, words):
@@ -66,6 +76,9 @@ def test_non_portable_constructs_are_rejected(sql, words):
         "SELECT median(date_diff('microsecond', a, b)) FROM t",
         "SELECT CAST(n AS DOUBLE) / CAST(30.4375 AS DOUBLE), n / 2 FROM t",
         "SELECT (year(b) * 12 + month(b)) - (year(a) * 12 + month(a)) FROM t",
+        "SELECT sum(x) OVER (PARTITION BY k ORDER BY m, j "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM t",
+        "SELECT sum(x) OVER (ORDER BY m RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM t",
     ],
 )
 def test_portable_forms_pass(sql):

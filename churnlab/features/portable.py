@@ -15,6 +15,11 @@ to give different values (or to fail) on Spark, each with the portable form to u
   the row-producing forms do not translate; take calendars from the ``days`` table;
 - a division with a decimal literal operand (``x / 30.4375``): Spark divides decimals with
   a rounded decimal result, DuckDB in doubles; cast to DOUBLE first;
+- a ``RANGE`` window frame with an offset bound (``RANGE BETWEEN 3 PRECEDING AND 1
+  PRECEDING``): DuckDB gave a different total now and then on the same data (so did Spark's
+  comparison with it); write running totals (``ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT
+  ROW``) over an order that is unique, and take differences of them (engagement's lifetime
+  signals);
 - ``median``/``quantile`` of doubles: the two engines interpolate between the middle values
   with different roundings; take the median of whole numbers, or write the mean of the two
   middle values out (price's plan medians).
@@ -51,6 +56,13 @@ def _integral(node: exp.Expression) -> bool:
     return isinstance(node, exp.DateDiff) and _unit(node) in _EXACT_UNITS
 
 
+def _range_with_offset(frame: exp.WindowSpec) -> bool:
+    bounds = (frame.args.get("start"), frame.args.get("end"))
+    return str(frame.args.get("kind") or "").upper() == "RANGE" and any(
+        isinstance(bound, exp.Expression) for bound in bounds
+    )
+
+
 def portability_problems(sql: str) -> list[str]:
     """Constructs in ``sql`` (DuckDB dialect) that Spark would compute differently."""
     tree = sqlglot.parse_one(sql, read="duckdb")
@@ -77,6 +89,8 @@ def portability_problems(sql: str) -> list[str]:
             node.this
         ):
             problems.append(f"a median of values that may not be whole numbers: {text}")
+        elif isinstance(node, exp.WindowSpec) and _range_with_offset(node):
+            problems.append(f"a RANGE frame with an offset: {text}")
         elif isinstance(node, exp.Div):
             for side in (node.left, node.right):
                 if isinstance(side, exp.Literal) and not side.is_string and "." in side.this:

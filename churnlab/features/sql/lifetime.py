@@ -12,9 +12,10 @@ Point in time without fan-out: usage is reduced once to one row per customer and
 (the gap to the previous active day attached to the later day, so a gap is known exactly
 when the day that closes it is), then to one row per customer and calendar month. Cutoffs
 are month starts, so every snapshot sees whole months: each population row becomes a probe
-in its customer's month sequence, and window frames over the month index add up what lies
-before the cutoff (``RANGE ... 1 PRECEDING``: the cutoff's own month is the future) and the
-three months before it. Sums are exact (fixed point and integers), so the same data gives
+in its customer's month sequence, and running totals (``ROWS ... CURRENT ROW`` over a unique
+order: DuckDB's ``RANGE`` frames with an offset gave a different total now and then on the
+same data) add up what lies before the cutoff (the cutoff's own month is the future); the
+three months before it are the running total less the one three months earlier. Sums are exact (fixed point and integers), so the same data gives
 the same features on any thread count.
 """
 
@@ -42,11 +43,20 @@ def _lifetime_base(schema: Schema) -> str:
         f", sum(CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE})) AS v{i}"
         for i, col in enumerate(metrics)
     )
-    month_sums = "".join(f", sum(v{i}) AS v{i}" for i in range(len(metrics)))
-    null_sums = "".join(f", NULL AS v{i}" for i in range(len(metrics)))
-    month_cols = "".join(f", v{i}" for i in range(len(metrics)))
-    windows = "".join(
-        f", sum(v{i}) OVER life AS v{i}, sum(v{i}) OVER recent AS r{i}" for i in range(len(metrics))
+    n = len(metrics)
+    month_sums = "".join(f", sum(v{i}) AS v{i}" for i in range(n))
+    null_sums = "".join(f", NULL AS v{i}" for i in range(n))
+    month_cols = "".join(f", v{i}" for i in range(n))
+    running = "".join(f", sum(v{i}) OVER life AS v{i}" for i in range(n))
+    at_cutoff = "".join(f", max(CASE WHEN NOT lagged THEN v{i} END) AS v{i}" for i in range(n))
+    recent = "".join(
+        f", max(CASE WHEN NOT lagged THEN v{i} END)"
+        f" - coalesce(max(CASE WHEN lagged THEN v{i} END), 0) AS r{i}"
+        for i in range(n)
+    )
+    probe = (
+        "SELECT customer_id, 12 * year(cutoff) + month(cutoff){shift}, 0, sid, {lagged}, "
+        f"NULL{null_sums}, NULL, NULL, NULL FROM pop"
     )
     return f"""WITH days AS (
   -- one row per customer and active day before the last cutoff, the day's activity summed
@@ -67,28 +77,35 @@ def _lifetime_base(schema: Schema) -> str:
     min(day) AS first_day, max(day) AS last_day, sum(CAST(gap AS BIGINT) * gap) AS gap2
   FROM gaps GROUP BY customer_id, 12 * year(day) + month(day)
 ), probes AS (
-  -- months and population rows in one sequence per customer; a probe's frames end at the
-  -- month before its cutoff
-  SELECT customer_id, mi, NULL AS sid, n{month_cols}, first_day, last_day, gap2 FROM months
-  UNION ALL
-  SELECT customer_id, 12 * year(cutoff) + month(cutoff), sid, NULL{null_sums}, NULL, NULL,
-    NULL
-  FROM pop
+  -- months (kind 1) and probes (kind 0) in one sequence per customer: each population row
+  -- probes at its cutoff's month and {RECENT_MONTHS} months earlier; a probe sorts before the
+  -- month it stands in, so the running totals it sees end with the month before
+  SELECT customer_id, mi, 1 AS kind, NULL AS sid, NULL AS lagged, n{month_cols}, first_day,
+    last_day, gap2
+  FROM months
+  UNION ALL {probe.format(shift="", lagged="FALSE")}
+  UNION ALL {probe.format(shift=f" - {RECENT_MONTHS}", lagged="TRUE")}
+), running AS (
+  SELECT customer_id, sid, lagged, sum(n) OVER life AS n, min(first_day) OVER life AS first_day,
+    max(last_day) OVER life AS last_day, sum(gap2) OVER life AS gap2{running}
+  FROM probes
+  -- (month, kind) is unique within a customer up to probes that tie with each other, and
+  -- probes add nothing to a total, so the running totals are the same in any engine
+  WINDOW life AS (PARTITION BY customer_id ORDER BY mi, kind
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ), agg AS (
-  SELECT customer_id, sid, n_days, n_recent, first_day, last_day, gap2{month_cols}{
-        "".join(f", r{i}" for i in range(len(metrics)))
-    }
-  FROM (
-    SELECT customer_id, sid, sum(n) OVER life AS n_days, sum(n) OVER recent AS n_recent,
-      min(first_day) OVER life AS first_day, max(last_day) OVER life AS last_day,
-      sum(gap2) OVER life AS gap2{windows}
-    FROM probes
-    WINDOW life AS (PARTITION BY customer_id ORDER BY mi
-                    RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-      recent AS (PARTITION BY customer_id ORDER BY mi
-                 RANGE BETWEEN {RECENT_MONTHS} PRECEDING AND 1 PRECEDING)
-  ) w
+  -- the recent window is the running total at the cutoff less the one {
+        RECENT_MONTHS
+    } months earlier
+  SELECT customer_id, sid, max(CASE WHEN NOT lagged THEN n END) AS n_days,
+    max(CASE WHEN NOT lagged THEN n END) - coalesce(max(CASE WHEN lagged THEN n END), 0)
+      AS n_recent,
+    max(CASE WHEN NOT lagged THEN first_day END) AS first_day,
+    max(CASE WHEN NOT lagged THEN last_day END) AS last_day,
+    max(CASE WHEN NOT lagged THEN gap2 END) AS gap2{at_cutoff}{recent}
+  FROM running
   WHERE sid IS NOT NULL
+  GROUP BY customer_id, sid
 )"""
 
 
