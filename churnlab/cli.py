@@ -270,56 +270,35 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 2
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
+#: commands that pass their options (and --force) on to one function of churnlab.runs, each
+#: option named as the function's parameter: the function, the options, what to print
+RUN_COMMANDS = {
+    "report": (
+        "run_report",
+        ("data", "month", "out", "horizon", "seed", "churn", "inactive_days", "currency", "engine"),
+        "Report written: {}",
+    ),
+    "features": (
+        "run_features",
+        ("data", "out", "months", "horizon", "churn", "inactive_days", "engine"),
+        "Feature table written: {}",
+    ),
+    "explain": (
+        "run_explain",
+        ("table", "id_col", "label_col", "out", "families", "seed", "duration_col"),
+        "Explanation written: {}",
+    ),
+}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from churnlab import runs
 
-    html = runs.run_report(
-        data=args.data,
-        month=args.month,
-        out=args.out,
-        horizon=args.horizon,
-        seed=args.seed,
-        churn=args.churn,
-        inactive_days=args.inactive_days,
-        currency=args.currency,
-        force=args.force,
-        engine=args.engine,
+    function, options, message = RUN_COMMANDS[args.command]
+    written = getattr(runs, function)(
+        **{name: getattr(args, name) for name in options}, force=args.force
     )
-    print(f"Report written: {html}")
-    return 0
-
-
-def _cmd_features(args: argparse.Namespace) -> int:
-    from churnlab import runs
-
-    out = runs.run_features(
-        data=args.data,
-        out=args.out,
-        months=args.months,
-        horizon=args.horizon,
-        churn=args.churn,
-        inactive_days=args.inactive_days,
-        engine=args.engine,
-        force=args.force,
-    )
-    print(f"Feature table written: {out}")
-    return 0
-
-
-def _cmd_explain(args: argparse.Namespace) -> int:
-    from churnlab import runs
-
-    html = runs.run_explain(
-        table=args.table,
-        id_col=args.id_col,
-        label_col=args.label_col,
-        out=args.out,
-        families=args.families,
-        seed=args.seed,
-        force=args.force,
-        duration_col=args.duration_col,
-    )
-    print(f"Explanation written: {html}")
+    print(message.format(written))
     return 0
 
 
@@ -389,9 +368,9 @@ COMMANDS = {
     "demo": _cmd_demo,
     "synth": _cmd_synth,
     "validate": _cmd_validate,
-    "report": _cmd_report,
-    "features": _cmd_features,
-    "explain": _cmd_explain,
+    "report": _cmd_run,
+    "features": _cmd_run,
+    "explain": _cmd_run,
     "experiment": _cmd_experiment,
     "notebooks": _cmd_notebooks,
 }
