@@ -212,19 +212,7 @@ def snapshot_labels(
     and customer; see :class:`~churnlab.core.churn.ChurnDefinition` for the churn kinds. Bad
     arguments raise :class:`ChurnlabError`.
     """
-    months = check_arguments(dataset, months, definition)
-    con = open_engine(dataset, months, definition)
-    try:
-        frame = con.sql("SELECT customer_id, snapshot, churned FROM pop ORDER BY rid").df()
-    finally:
-        con.close()
-    return pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"].astype("string"),
-            "snapshot": frame["snapshot"].astype("string"),
-            "churned": frame["churned"].astype("Int8"),
-        }
-    )
+    return _population(dataset, months, definition, {"churned": "Int8"})
 
 
 def snapshot_times(
@@ -238,19 +226,21 @@ def snapshot_times(
     0 censored), sorted by snapshot and customer. With inactivity churn both are ``<NA>``:
     time to churn is defined for cancellations only (docs/time-to-churn.md says why).
     """
+    return _population(
+        dataset, months, definition, {"months_to_churn": "Int16", "churn_event": "Int8"}
+    )
+
+
+def _population(
+    dataset: Dataset, months: Sequence[str], definition: ChurnDefinition, outcomes: dict[str, str]
+) -> pd.DataFrame:
+    """The population's ids and snapshots with the ``outcomes`` columns (name -> dtype)."""
     months = check_arguments(dataset, months, definition)
     con = open_engine(dataset, months, definition)
     try:
-        frame = con.sql(
-            "SELECT customer_id, snapshot, months_to_churn, churn_event FROM pop ORDER BY rid"
-        ).df()
+        columns = ", ".join(["customer_id", "snapshot", *outcomes])
+        frame = con.sql(f"SELECT {columns} FROM pop ORDER BY rid").df()
     finally:
         con.close()
-    return pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"].astype("string"),
-            "snapshot": frame["snapshot"].astype("string"),
-            "months_to_churn": frame["months_to_churn"].astype("Int16"),
-            "churn_event": frame["churn_event"].astype("Int8"),
-        }
-    )
+    types = {"customer_id": "string", "snapshot": "string", **outcomes}
+    return pd.DataFrame({name: frame[name].astype(dtype) for name, dtype in types.items()})
