@@ -47,22 +47,39 @@ def oof_scores(
     """
     lab = table.subset(table.labelled)
     y = lab.frame[table.label_col].to_numpy("int64")
-    smaller = int(min(y.sum(), len(y) - y.sum()))
-    if smaller < 2:
-        raise ChurnlabError(
-            f"Out-of-fold validation needs at least 2 churners and 2 stayers; the table has "
-            f"{int(y.sum())} churner(s) among {len(y)} labelled rows."
-        )
-    folds = StratifiedKFold(n_splits=min(k, smaller), shuffle=True, random_state=seed)
     out = np.full(len(y), np.nan)
-    for train_idx, test_idx in folds.split(np.zeros(len(y)), y):
+    folds = stratified_folds(
+        y,
+        k,
+        seed,
+        "Out-of-fold validation needs at least 2 churners and 2 stayers; the table has "
+        "{events} churner(s) among {rows} labelled rows.",
+    )
+    for train_idx, test_idx in folds:
         model = ChurnModel(seed=seed, params=params)
-        model.fit(_rows(lab, train_idx))
+        model.fit(rows_at(lab, train_idx))
         out[test_idx] = model.predict_proba(lab.frame.iloc[test_idx])
     return out
 
 
-def _rows(table: FeatureTable, idx: np.ndarray) -> FeatureTable:
+def stratified_folds(
+    y: np.ndarray, k: int, seed: int, too_few: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded stratified k-fold (train, test) positions over the 0/1 outcomes ``y``.
+
+    ``k`` shrinks to the size of the smaller class; with fewer than 2 rows in either class
+    :class:`ChurnlabError` says ``too_few`` (formatted with ``events`` and ``rows``).
+    """
+    events = int(y.sum())
+    smaller = min(events, len(y) - events)
+    if smaller < 2:
+        raise ChurnlabError(too_few.format(events=events, rows=len(y)))
+    folds = StratifiedKFold(n_splits=min(k, smaller), shuffle=True, random_state=seed)
+    return list(folds.split(np.zeros(len(y)), y))
+
+
+def rows_at(table: FeatureTable, idx: np.ndarray) -> FeatureTable:
+    """The rows of ``table`` at the positions ``idx``."""
     mask = pd.Series(False, index=table.frame.index)
     mask.iloc[idx] = True
     return table.subset(mask)

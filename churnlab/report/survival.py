@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from churnlab.core.churn import INACTIVITY
 from churnlab.core.errors import ChurnlabError
@@ -28,6 +27,7 @@ from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
 from churnlab.model import survival_metrics as sm
 from churnlab.model.explain import ExplanationData, explain, family_shares, feature_drivers
+from churnlab.model.splits import rows_at, stratified_folds
 from churnlab.model.survival import (
     HORIZONS,
     MAX_TRAIN_ROWS,
@@ -406,17 +406,17 @@ def survival_table(
     known = ~(np.isnan(time) | np.isnan(event))
     lab = _rows(model_table, known)
     t, e = time[known], event[known]
-    smaller = int(min(e.sum(), len(e) - e.sum()))
-    if smaller < 2:
-        raise ChurnlabError(
-            f"A survival model needs at least 2 churned and 2 censored rows; the table has "
-            f"{int(e.sum())} churned among {len(e)} rows with a duration."
-        )
-    folds = StratifiedKFold(n_splits=min(FOLDS, smaller), shuffle=True, random_state=seed)
+    folds = stratified_folds(
+        e,
+        FOLDS,
+        seed,
+        "A survival model needs at least 2 churned and 2 censored rows; the table has "
+        "{events} churned among {rows} rows with a duration.",
+    )
     risk = np.full(len(e), np.nan)
     per_fold = []
-    for train, test in folds.split(np.zeros(len(e)), e):
-        fold = LifetimeModel(seed=seed).fit(_rows(lab, _mask(len(e), train)), t[train], e[train])
+    for train, test in folds:
+        fold = LifetimeModel(seed=seed).fit(rows_at(lab, train), t[train], e[train])
         risk[test] = fold.margin(lab.frame.iloc[test])
         per_fold.append(sm.harrell_c(t[test], e[test], risk[test]))
     model = LifetimeModel(seed=seed).fit(lab, t, e)
@@ -437,12 +437,6 @@ def survival_table(
         "lifetime_shares": shares,
     }
     return SurvivalResult(metrics=metrics, drivers=drivers, shares=shares, model=model)
-
-
-def _mask(n: int, idx: np.ndarray) -> np.ndarray:
-    mask = np.zeros(n, dtype=bool)
-    mask[idx] = True
-    return mask
 
 
 def summary(metrics: dict) -> str:
