@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
 
-from churnlab.report.plots._style import ACCENT, MAIN, new_figure
+from churnlab.report.plots._style import ACCENT, MAIN, finish_retention, new_figure
 
 
 def plot_retention_backtest(curve: pd.DataFrame, title: str = "Retention backtest") -> Figure:
@@ -26,12 +25,6 @@ def plot_retention_backtest(curve: pd.DataFrame, title: str = "Retention backtes
         color=ACCENT,
         label="predicted (mean)",
     )
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xticks(months)
-    ax.set_xlabel("months after the backtest snapshot")
-    ax.set_ylabel("still a customer")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_retention(
+        fig, ax, months, "months after the backtest snapshot", "still a customer", title
+    )

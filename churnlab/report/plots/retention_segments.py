@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
 
-from churnlab.report.plots._style import new_figure
+from churnlab.report.plots._style import finish_retention, new_figure
 
 
 def plot_retention_segments(
@@ -27,12 +26,6 @@ def plot_retention_segments(
         linewidth=2.5,
         label="all customers",
     )
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xticks([0, *curve["month"]])
-    ax.set_xlabel("months ahead")
-    ax.set_ylabel("predicted still a customer")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish_retention(
+        fig, ax, [0, *curve["month"]], "months ahead", "predicted still a customer", title
+    )
