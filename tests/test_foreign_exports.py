@@ -708,3 +708,41 @@ def test_leak_notes_reach_metrics_json_and_the_report(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     note = page[page.index('class="churnlab-note"') :]
     assert html.unescape(note).split("</div>")[0].endswith(notes[0])
+
+
+# ---- whitespace around values: any Unicode space, in files as in frames -------------------------
+
+
+@pytest.mark.parametrize(
+    "pad",
+    ["\t", "\u00a0", "\u3000", "\r\n", "\x0b \u2029"],
+    ids=["tab", "no-break space", "ideographic space", "line break", "vertical tab"],
+)
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_values_padded_with_any_unicode_space_read_alike_from_files_and_frames(tmp_path, pad, fmt):
+    """Spreadsheets and CRMs pad cells with tabs and no-break spaces: the SQL reader of the
+    files trims exactly what pandas' strip (Python's str.isspace) does."""
+    tables = only("customers", "billing", "usage", "tickets")
+    padded = lambda s: s.map(lambda v: v if pd.isna(v) else f"{pad}{v}{pad}")  # noqa: E731
+    tables["customers"]["signup_date"] = padded(tables["customers"]["signup_date"])
+    tables["billing"]["amount"] = padded(tables["billing"]["amount"].astype("str"))
+    tables["billing"]["paid"] = padded(tables["billing"]["paid"])
+    tables["usage"]["minutes"] = padded(tables["usage"]["minutes"].astype("str"))
+    tables["tickets"]["escalated"] = padded(tables["tickets"]["escalated"])
+    from_files = read_dataset(write(tmp_path / fmt, tables, fmt))
+    assert from_files.customers["signup_date"].notna().all()
+    assert (
+        from_files.table("billing")["amount"].tolist()
+        == good_tables()["billing"]["amount"].tolist()
+    )
+    assert from_files.table("billing")["paid"].notna().all()
+    assert_same_tables(from_files, dataset_from_frames(tables))
+
+
+@pytest.mark.parametrize("pad", ["\t", "\u00a0"], ids=["tab", "no-break space"])
+def test_ids_padded_with_any_unicode_space_are_a_spelling_error(tmp_path, pad):
+    tables = only("customers", "usage", "billing")
+    tables["billing"]["customer_id"] = tables["billing"]["customer_id"].map(lambda i: i + pad)
+    messages = errors_of(write(tmp_path / "d", tables, "parquet"))
+    spelling = [m for m in messages if "written differently" in m]
+    assert len(spelling) == 1 and "after removing surrounding spaces" in spelling[0], messages

@@ -64,6 +64,7 @@ from churnlab.contract.scan import (
     no_end,
     open_raw,
     quote,
+    trimmed,
 )
 from churnlab.contract.schema import (
     DATE,
@@ -565,7 +566,7 @@ def _finite(state: SqlTables, table: str, col: str) -> list[Finding]:
 
 def _action_text(expr: str) -> str:
     """Action names and groups as compared: surrounding spaces dropped, empty as missing."""
-    return f"NULLIF(regexp_replace({expr}, '^\\s+|\\s+$', '', 'g'), '')"
+    return f"NULLIF({trimmed(expr)}, '')"
 
 
 def _action_rules(state: SqlTables, broken: set[tuple[str, str]]) -> list[Finding]:
@@ -651,8 +652,7 @@ def _customer_ids(state: SqlTables) -> list[Finding]:
 def _normalise(expr: str) -> str:
     """Ids with every spelling difference of rules._SPELLINGS undone, in the same order:
     surrounding spaces, a '.0' ending, leading zeros, letter case."""
-    trimmed = f"regexp_replace({expr}, '^\\s+|\\s+$', '', 'g')"
-    whole = f"regexp_replace({trimmed}, '\\.0+$', '')"
+    whole = f"regexp_replace({trimmed(expr)}, '\\.0+$', '')"
     stripped = f"CASE WHEN ltrim({whole}, '0') = '' THEN '0' ELSE ltrim({whole}, '0') END"
     return f"lower({stripped})"
 

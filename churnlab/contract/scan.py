@@ -310,10 +310,21 @@ class ColumnPlan:
     zone: str | None = None
 
 
+#: the characters Python's ``str.strip`` removes (``str.isspace``: tab, line breaks, no-break
+#: and ideographic spaces, ...), which is what pandas and pyarrow trim on the in-memory path;
+#: DuckDB's ``trim`` without a list keeps tabs and line breaks, and RE2's ``\s`` is ASCII only
+SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def trimmed(expr: str) -> str:
+    """``expr`` (text) without the :data:`SPACES` at either end."""
+    return f"trim({expr}, {sql_literal(SPACES)})"
+
+
 def text_of(col: str) -> str:
     """A cell as the text that numbers, dates and yes/no values are parsed from: trimmed, NULL
     when empty or a missing word (``NA``, ``null``, ...; :data:`MISSING_WORDS`)."""
-    text = f"trim(CAST({col} AS VARCHAR))"
+    text = trimmed(f"CAST({col} AS VARCHAR)")
     return f"CASE WHEN lower({text}) IN {MISSING_SQL} OR {text} = '' THEN NULL ELSE {text} END"
 
 
