@@ -435,6 +435,23 @@ def test_an_unnamed_column_with_values_is_dropped_with_a_warning(tmp_path):
     assert list(read_dataset(folder).customers.columns) == list(tables["customers"].columns)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_columns_without_a_name_are_dropped_alike_from_files_and_frames(tmp_path, fmt):
+    """pandas writes a column named '' to Parquet as it is; DuckDB would call it C4."""
+    tables = only("customers", "usage")
+    tables["usage"][""] = 1.0
+    tables["usage"]["  "] = None
+    folder = write(tmp_path / fmt, tables, fmt)
+    assert warnings_of(folder) == [
+        "usage: column 5 of 6 has no name but holds 4 values; it is ignored. Give the column a "
+        "name in the header line if churnlab should read it."
+    ]
+    from_files, from_frames = read_dataset(folder), dataset_from_frames(tables)
+    assert list(from_files.table("usage").columns) == ["customer_id", "date", "sessions", "minutes"]
+    assert_same_tables(from_files, from_frames)
+    assert [str(w) for w in from_frames.warnings] == warnings_of(folder)
+
+
 def test_na_is_a_value_in_text_and_missing_in_numbers_csv_and_parquet_agree(tmp_path):
     tables = only("customers", "billing", "usage")
     tables["customers"]["segment"] = ["NA", "EMEA", "null"]  # North America, and a real 'null'

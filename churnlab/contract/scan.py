@@ -175,13 +175,31 @@ def _open_parquet(
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     except duckdb.Error as exc:
         return None, [_parquet_problem(table, label, exc)]
+    described = [d for d in described if d[0] != "file_row_number"]
+    # DuckDB renames a column without a name (C3, ...): the file's own names say which it was
+    blank = {
+        d[0]
+        for d, written in zip(described, names, strict=False)
+        if len(described) == len(names) and str(written).strip() == ""
+    }
     types: dict[str, str] = {}
     for name, kind, *_ in described:
-        if name == "file_row_number" or name.startswith("__index_level_"):
-            continue
-        types.setdefault(name, kind)
+        if name not in blank and not name.startswith("__index_level_"):
+            types.setdefault(name, kind)
+    findings = []
+    if blank:
+        counts = con.execute(
+            "SELECT " + ", ".join(f"count({quote(n)})" for n in sorted(blank)) + f" FROM {relation}"
+        ).fetchone()
+        filled = dict(zip(sorted(blank), counts, strict=True))
+        findings = [
+            unnamed_finding(table, i, len(names), filled[d[0]])
+            for i, d in enumerate(described)
+            if d[0] in blank and filled[d[0]]
+        ]
+        names = tuple(n for n in names if str(n).strip() != "")
     relation = f"(SELECT *, file_row_number AS {ROW} FROM {relation})"
-    return RawTable(table, source or path, relation, types, header or names, rows), []
+    return RawTable(table, source or path, relation, types, header or names, rows), findings
 
 
 def _label(path: Path) -> str:
