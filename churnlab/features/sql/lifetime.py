@@ -15,8 +15,9 @@ are month starts, so every snapshot sees whole months: each population row becom
 in its customer's month sequence, and running totals (``ROWS ... CURRENT ROW`` over a unique
 order: DuckDB's ``RANGE`` frames with an offset gave a different total now and then on the
 same data) add up what lies before the cutoff (the cutoff's own month is the future); the
-three months before it are the running total less the one three months earlier. Sums are exact (fixed point and integers), so the same data gives
-the same features on any thread count.
+three months before it are the running total less the one three months earlier. Sums are
+exact (fixed point and integers), so the same data gives the same features on any thread
+count.
 """
 
 from __future__ import annotations
@@ -94,9 +95,7 @@ def _lifetime_base(schema: Schema) -> str:
   WINDOW life AS (PARTITION BY customer_id ORDER BY mi, kind
                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ), agg AS (
-  -- the recent window is the running total at the cutoff less the one {
-        RECENT_MONTHS
-    } months earlier
+  -- the recent window: the running total at the cutoff less the one of the earlier probe
   SELECT customer_id, sid, max(CASE WHEN NOT lagged THEN n END) AS n_days,
     max(CASE WHEN NOT lagged THEN n END) - coalesce(max(CASE WHEN lagged THEN n END), 0)
       AS n_recent,
