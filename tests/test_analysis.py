@@ -239,3 +239,34 @@ def test_a_row_budget_trains_on_recent_snapshots_only_and_says_so():
     pd.testing.assert_frame_equal(capped.scores, other.scores)
     full = analyze_month(relabel(table, "2025-02"), "2025-08", max_train_rows=None)
     assert not full.scores["churn_probability"].equals(capped.scores["churn_probability"])
+
+
+def test_a_report_explains_a_seeded_sample_with_shap_but_scores_every_customer(monkeypatch):
+    import churnlab.report.analysis as analysis
+
+    monkeypatch.setattr(analysis, "SHAP_ROWS", 700)
+    table = monthly()
+    r = analyze_month(table, "2025-08", seed=4)
+    scored = table.at("2025-08").frame.reset_index(drop=True)
+    assert len(scored) > 700 and r.metrics["model"]["shap_rows"] == 700
+    # the sample: the seeded draw of explain(), kept in table order
+    drawn = np.random.default_rng(4).choice(len(scored), 700, replace=False)
+    assert r.shap.ids.tolist() == scored["customer_id"].to_numpy()[np.sort(drawn)].tolist()
+    assert r.shap.values.shape == (700, len(r.shap.features))
+    # every customer is scored by the model itself, with credit-based reasons
+    probability = r.model.predict_proba(table.at("2025-08"))
+    by_id = pd.Series(probability, index=scored["customer_id"].to_numpy())
+    assert len(r.scores) == len(scored)
+    assert np.allclose(r.scores["churn_probability"], by_id[r.scores["customer_id"]], atol=1e-6)
+    assert (r.scores["reason_1"] != "").sum() > 700
+    again = analyze_month(table, "2025-08", seed=4)
+    assert again.metrics == r.metrics
+    pd.testing.assert_frame_equal(again.drivers, r.drivers)
+    # sampled plain-SHAP shares stay close to those of every customer; credit shares are exact
+    monkeypatch.setattr(analysis, "SHAP_ROWS", None)
+    full = analyze_month(table, "2025-08", seed=4)
+    assert full.metrics["model"]["shap_rows"] == len(scored)
+    assert full.metrics["driver_shares"] == r.metrics["driver_shares"]
+    pd.testing.assert_frame_equal(full.scores, r.scores)
+    for family, share in full.metrics["shap_shares"].items():
+        assert r.metrics["shap_shares"][family] == pytest.approx(share, abs=0.02)

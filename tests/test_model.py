@@ -349,3 +349,29 @@ def test_a_small_table_without_validation_period_is_searched_on_inner_folds():
             dva, output_margin=True, iteration_range=(0, bst.best_iteration + 1)
         )
     assert np.mean(np.logaddexp(0, margin) - y * margin) == pytest.approx(best.loss, rel=1e-9)
+
+
+def test_fits_side_by_side_run_on_one_thread_each_and_give_the_same_models(split_table):
+    from churnlab.model.backtest import side_by_side
+
+    table, train, valid, test = split_table
+    seen: list = []
+
+    def job(seed: int):
+        def fit(threads):
+            seen.append(threads)
+            model = ChurnModel(seed=seed).fit(table.at(train), table.at(valid), threads=threads)
+            return model, model.nthread_
+
+        return fit
+
+    pairs = side_by_side([job(1), job(2), job(3)])
+    assert seen == [1, 1, 1] and [n for _, n in pairs] == [1, 1, 1]
+    rows = table.at(test)
+    for seed, (model, _) in zip((1, 2, 3), pairs, strict=True):  # in the jobs' order
+        alone = ChurnModel(seed=seed, n_jobs=2).fit(table.at(train), table.at(valid))
+        assert np.array_equal(model.margin(rows), alone.margin(rows))
+    (single,) = side_by_side([job(1)])
+    assert seen[-1] is None and np.array_equal(single[0].margin(rows), pairs[0][0].margin(rows))
+    # a fit's thread count is the fit's only: scoring goes back to the usual choice
+    assert pairs[0][0].n_jobs is None

@@ -10,7 +10,10 @@ favours the newest months when drivers drift; a note says when the budget cut hi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +29,8 @@ MIN_BACKTEST_SNAPSHOTS = 3
 #: labelled training rows of one model at most (benchmarks/RESULTS.md, "Row budget": the
 #: ROC-AUC cost of the budget on 100k customers is within the noise of one month).
 MAX_TRAIN_ROWS = 600_000
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,12 +55,14 @@ def fit_history(
     params: dict | None = None,
     notes: list[str] | None = None,
     role: str = "The",
+    threads: int | None = None,
 ) -> ChurnModel:
     """A model trained on the snapshots ``train`` (within the row budget), validated on ``valid``.
 
     ``valid=None`` lets the model early-stop and calibrate on a stratified 20 % of its
     training rows. When the budget drops older snapshots, ``notes`` gets a sentence that
-    starts with ``role`` ("The backtest model learned from ...").
+    starts with ``role`` ("The backtest model learned from ..."). ``threads``: the
+    training threads (:meth:`ChurnModel.fit`).
     """
     kept = recent_snapshots(table, train, max_rows)
     if len(kept) < len(train) and notes is not None:
@@ -65,7 +72,22 @@ def fit_history(
             "to bound training time."
         )
     model = ChurnModel(seed=seed, params=params)
-    return model.fit(table.at(kept), table.at(valid) if valid else None)
+    return model.fit(table.at(kept), table.at(valid) if valid else None, threads=threads)
+
+
+def side_by_side(jobs: list[Callable[[int | None], T]]) -> list[T]:
+    """Independent model fits, each ``job(threads)``, two at a time on one thread each.
+
+    XGBoost's per-node thread barriers make one fit on two threads slower than two fits on
+    one thread each, and much slower when other work shares the cores (benchmarks/RESULTS.md,
+    "Training threads"); XGBoost frees the GIL while it trains. A single job gets the usual
+    thread choice (None). Results come in the jobs' order and are the same models as fitted
+    one after the other (the thread count never changes a model).
+    """
+    if len(jobs) < 2:
+        return [job(None) for job in jobs]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda job: job(1), jobs))
 
 
 def score_snapshot(model: ChurnModel, rows: FeatureTable, snapshot: str | None) -> Backtest:
@@ -92,12 +114,14 @@ def backtest(
     max_rows: int | None = MAX_TRAIN_ROWS,
     params: dict | None = None,
     notes: list[str] | None = None,
+    threads: int | None = None,
 ) -> Backtest | None:
     """Train on ``history`` (its last snapshot validates), score snapshot ``test``.
 
     Returns None, with the reason in ``notes``, when ``history`` is too short or the training
     rows hold one outcome only. ``history`` must hold only snapshots whose labels were known
     at ``test``'s cutoff; the caller decides which those are (see docs/definitions.md).
+    ``threads``: the training threads (:meth:`ChurnModel.fit`).
     """
     notes = notes if notes is not None else []
     if len(history) < MIN_BACKTEST_SNAPSHOTS - 1:
@@ -109,7 +133,15 @@ def backtest(
         return None
     try:
         model = fit_history(
-            table, history[:-1], history[-1:], seed, max_rows, params, notes, "The backtest"
+            table,
+            history[:-1],
+            history[-1:],
+            seed,
+            max_rows,
+            params,
+            notes,
+            "The backtest",
+            threads,
         )
     except ChurnlabError as err:
         notes.append(f"No backtest for {test}: {err}")

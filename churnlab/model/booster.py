@@ -179,8 +179,12 @@ class ChurnModel:
             return best.booster
         return None
 
-    def fit(self, train: Data, valid: Data | None = None) -> ChurnModel:
-        """Train on ``train``, early-stop and calibrate on ``valid``; returns ``self``."""
+    def fit(self, train: Data, valid: Data | None = None, threads: int | None = None) -> ChurnModel:
+        """Train on ``train``, early-stop and calibrate on ``valid``; returns ``self``.
+
+        ``threads`` sets the training threads of this fit only (None: ``n_jobs``, else by
+        rows), e.g. 1 for fits that run side by side; the model is the same for any value.
+        """
         x_tr, y_tr, features = _xy(train)
         if len(y_tr) == 0 or y_tr.min() == y_tr.max():
             raise ChurnlabError(
@@ -190,12 +194,12 @@ class ChurnModel:
         searched = self.tune is not False and self.params is None
         smaller = int(min(y_tr.sum(), len(y_tr) - y_tr.sum()))
         if valid is None and searched and len(y_tr) <= INNER_FOLD_ROWS and smaller >= INNER_FOLDS:
-            return self._fit_on_inner_folds(x_tr, y_tr, features)
+            return self._fit_on_inner_folds(x_tr, y_tr, features, threads)
         if valid is None:
             x_tr, x_va, y_tr, y_va = _inner_split(x_tr, y_tr, self.seed)
         else:
             x_va, y_va, _ = _xy(valid, features)
-        self.nthread_ = self._threads(len(x_tr))
+        self.nthread_ = self._threads(len(x_tr)) if threads is None else threads
         self.encoder_ = Encoder.fit(x_tr, features)
         self.feature_names_ = self.encoder_.columns
         stop = len(y_va) > 0 and y_va.min() != y_va.max()
@@ -203,10 +207,9 @@ class ChurnModel:
         if stop and self.tune is True and self.params is None:
             booster = self._search(x_tr, y_tr, x_va, y_va)
         if booster is None:
-            dvalid = self._dmatrix(x_va, y_va) if stop else None
-            booster = self._train(
-                self._params(), self._rounds(self.tuned_), self._dmatrix(x_tr, y_tr), dvalid
-            )
+            dvalid = self._dmatrix(x_va, y_va, self.nthread_) if stop else None
+            dtrain = self._dmatrix(x_tr, y_tr, self.nthread_)
+            booster = self._train(self._params(), self._rounds(self.tuned_), dtrain, dvalid)
         self.booster_ = booster
         self.best_iteration_ = int(
             booster.best_iteration if stop else booster.num_boosted_rounds() - 1
@@ -220,10 +223,12 @@ class ChurnModel:
             self.calibrator_ = Calibrator()
         return self
 
-    def _fit_on_inner_folds(self, x: pd.DataFrame, y: np.ndarray, features: list) -> ChurnModel:
+    def _fit_on_inner_folds(
+        self, x: pd.DataFrame, y: np.ndarray, features: list, threads: int | None = None
+    ) -> ChurnModel:
         """A small table without a validation period: search, stop and calibrate on inner
         folds, then train the winner on every row (:mod:`churnlab.model.tuning`)."""
-        self.nthread_ = self._threads(len(x))
+        self.nthread_ = self._threads(len(x)) if threads is None else threads
         self.encoder_ = Encoder.fit(x, features)
         self.feature_names_ = self.encoder_.columns
         matrix, names = self.encoder_.transform(x), self.booster_names_
@@ -260,9 +265,11 @@ class ChurnModel:
         self.calibrator_ = Calibrator.fit(best.margin, y, self.calibration)
         return self
 
-    def _dmatrix(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
+    def _dmatrix(
+        self, frame: pd.DataFrame, y: np.ndarray | None = None, threads: int | None = None
+    ) -> xgb.DMatrix:
         x = self.encoder_.transform(frame)
-        threads = self._threads(len(frame))
+        threads = self._threads(len(frame)) if threads is None else threads
         # XGBoost rejects names holding [, ] or < (and a column may be called anything), so
         # the booster sees positional names; readable ones stay in ``feature_names_``
         return xgb.DMatrix(x, label=y, feature_names=self.booster_names_, nthread=threads)

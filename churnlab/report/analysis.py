@@ -17,10 +17,14 @@ Two entry points, one result type:
   for M cannot see the future.
 
 Every model comes from :mod:`churnlab.model.backtest` (the one backtest, under one row budget,
-``max_train_rows``; None = all). SHAP values are computed once, for every scored customer, and
-reused for plain-SHAP shares, directions and plots; the default driver shares, segment shares,
-reasons and actions come from driver credit (:mod:`churnlab.model.credit`: what fixing each
-actionable family would remove, with who the customer is held as it is), computed once too.
+``max_train_rows``; None = all). Driver credit (:mod:`churnlab.model.credit`: what fixing each
+actionable family would remove, with who the customer is held as it is) is computed once, for
+every scored customer: the scores, driver shares, segment shares, reasons and actions come
+from it. TreeSHAP values are computed once and reused for the plain-SHAP shares, mean |SHAP|
+and directions; :func:`analyze_table` explains every scored row (the explanation notebook
+plots single customers), :func:`analyze_month` a seeded sample of at most
+:data:`SHAP_ROWS` scored customers, since the report uses plain SHAP only for population
+figures.
 
 When history is too short for a backtest, or the backtest month has one outcome only, the
 backtest values are None and ``metrics['notes']`` says why in words.
@@ -46,6 +50,7 @@ from churnlab.model.backtest import (
     backtest,
     fit_history,
     oof_backtest,
+    side_by_side,
 )
 from churnlab.model.credit import DriverCredit, table_credit
 from churnlab.model.explain import (
@@ -60,6 +65,12 @@ from churnlab.model.explain import (
 from churnlab.model.leaks import leak_notes
 from churnlab.report.outputs import write_csv, write_json
 from churnlab.report.survival import SurvivalResult, survival_month, survival_table
+
+#: scored customers whose TreeSHAP values a monthly report computes (a seeded sample above
+#: it): plain SHAP feeds only population figures there (``shap_shares``, ``mean_abs_shap``,
+#: ``shap_share``, directions), whose sampling error shrinks as 1/sqrt(rows)
+#: (benchmarks/RESULTS.md, "SHAP"); every per-customer figure comes from every customer.
+SHAP_ROWS = 10_000
 
 
 @dataclass
@@ -94,16 +105,26 @@ def _forward_model(
     seed: int,
     notes: list[str],
     max_rows: int | None = MAX_TRAIN_ROWS,
+    threads: int | None = None,
 ) -> ChurnModel:
     if len(labelled) >= 2:
         return fit_history(
-            table, labelled[:-1], labelled[-1:], seed, max_rows, notes=notes, role="The forward"
+            table,
+            labelled[:-1],
+            labelled[-1:],
+            seed,
+            max_rows,
+            notes=notes,
+            role="The forward",
+            threads=threads,
         )
     notes.append(
         f"Only one labelled snapshot ({labelled[0]}): the model early-stops and calibrates on "
         "a random 20 % of it instead of a later month."
     )
-    return fit_history(table, labelled, None, seed, max_rows, notes=notes, role="The forward")
+    return fit_history(
+        table, labelled, None, seed, max_rows, notes=notes, role="The forward", threads=threads
+    )
 
 
 def _backtest_block(bt: Backtest | None, notes: list[str]) -> tuple[dict, dict]:
@@ -136,13 +157,15 @@ def _realized_campaign(bt: Backtest | None) -> dict | None:
 
 def _scores(
     table: FeatureTable,
-    expl: ExplanationData,
-    model: ChurnModel,
+    credit: DriverCredit,
     reasons: pd.DataFrame,
     survival: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    prob = model.calibrator_(expl.margin)
-    frame = pd.DataFrame({table.id_col: expl.ids, "churn_probability": prob})
+    # the model's own margin and probability of every scored row, as driver credit has them
+    prob, margin = credit.probability, credit.margin
+    frame = pd.DataFrame(
+        {table.id_col: table.frame[table.id_col].to_numpy(), "churn_probability": prob}
+    )
     if table.value_col and table.value_col in table.frame:
         value = pd.to_numeric(table.frame[table.value_col], errors="coerce").to_numpy(float)
     else:
@@ -153,7 +176,7 @@ def _scores(
     frame = pd.concat([frame, reasons], axis=1)
     if survival is not None:  # retention ahead (report/survival.py), rows as in expl
         frame = pd.concat([frame, survival.reset_index(drop=True)], axis=1)
-    frame["_margin"] = expl.margin
+    frame["_margin"] = margin
     order = frame.sort_values(
         ["churn_probability", "_margin", table.id_col],
         ascending=[False, False, True],
@@ -182,11 +205,16 @@ class _Drivers:
 
 
 def _explain_scored(
-    table: FeatureTable, scored: FeatureTable, model: ChurnModel, notes: list[str]
+    table: FeatureTable,
+    scored: FeatureTable,
+    model: ChurnModel,
+    notes: list[str],
+    shap_rows: int | None = None,
 ) -> _Drivers:
-    """SHAP values and driver credit of every scored customer, once, and what derives from
-    them: drivers, shares (credit and plain SHAP), segment shares, reasons."""
-    expl = explain(model, scored)
+    """Driver credit of every scored customer and SHAP values of every one (``shap_rows``
+    None) or of a seeded sample of ``shap_rows``, once, and what derives from them: drivers,
+    shares (credit and plain SHAP), segment shares, reasons."""
+    expl = explain(model, scored, max_rows=shap_rows, seed=model.seed)
     credit = table_credit(model, scored, seed=model.seed)
     drivers = feature_drivers(expl, credit)
     shap_shares = family_shares(drivers)
@@ -202,7 +230,7 @@ def _explain_scored(
         seg = segment_shares(credit, scored.frame[table.segment_col])
     else:
         seg = pd.DataFrame(columns=["segment", "family", "share"])
-    reasons = customer_reasons(credit, expl.data, specs=expl.specs)
+    reasons = customer_reasons(credit, scored.frame, specs=expl.specs)
     return _Drivers(expl, credit, drivers, shares, shap_shares, seg, reasons)
 
 
@@ -234,6 +262,8 @@ def _model_summary(model: ChurnModel, expl: ExplanationData) -> dict:
         "calibration": model.calibrator_.kind,
         "features": len(expl.features),
         "encoded_columns": len(model.feature_names_),
+        # scored customers behind the plain-SHAP figures (all, or a seeded sample)
+        "shap_rows": len(expl.values),
         # what the search (model/tuning.py) changed from the defaults; {} = the defaults won
         "tuned": model.tuned_,
     }
@@ -247,11 +277,12 @@ def _finish(
     head: dict,
     notes: list[str],
     survival: SurvivalResult | None = None,
+    shap_rows: int | None = None,
 ) -> AnalysisResult:
     """Explain and score the scored rows, measure the backtest, and assemble the result."""
-    found = _explain_scored(table, scored, model, notes)
+    found = _explain_scored(table, scored, model, notes, shap_rows)
     columns = survival.scores if survival is not None and len(survival.scores) else None
-    scores, _ = _scores(scored, found.shap, model, found.reasons, columns)
+    scores, _ = _scores(scored, found.credit, found.reasons, columns)
     campaign = _forward_campaign(scores, table)
     block, tables = _backtest_block(bt, notes)
     metrics = {
@@ -393,13 +424,24 @@ def analyze_month(
             f"Month {m} is too early for horizon {horizon}: no snapshot's label window has "
             f"closed by its end. The earliest month that can be reported is {first}."
         )
-    bt = None
-    if b in known_at_end:
+    # the backtest and the forward model are independent fits: side by side, their notes in
+    # this order
+    bt_notes: list[str] = []
+    forward_notes: list[str] = []
+
+    def fit_backtest(threads: int | None) -> Backtest | None:
         history = [s for s in labelled if s <= shift_month(b, -horizon)]
-        bt = backtest(table, history, b, seed, max_train_rows, notes=notes)
+        return backtest(table, history, b, seed, max_train_rows, notes=bt_notes, threads=threads)
+
+    def fit_forward(threads: int | None) -> ChurnModel:
+        return _forward_model(table, known_at_end, seed, forward_notes, max_train_rows, threads)
+
+    if b in known_at_end:
+        bt, model = side_by_side([fit_backtest, fit_forward])
     else:
-        notes.append(f"No backtest: snapshot {b} (M-{horizon}) has no labelled rows.")
-    model = _forward_model(table, known_at_end, seed, notes, max_train_rows)
+        bt_notes.append(f"No backtest: snapshot {b} (M-{horizon}) has no labelled rows.")
+        bt, model = None, fit_forward(None)
+    notes += bt_notes + forward_notes
     scored = table.at(m)
     head = {
         "month": m,
@@ -408,7 +450,7 @@ def analyze_month(
         "scored_customers": len(scored.frame),
     }
     survival = survival_month(table, m, seed, notes=notes)
-    return _finish(table, scored, model, bt, head, notes, survival)
+    return _finish(table, scored, model, bt, head, notes, survival, SHAP_ROWS)
 
 
 # ----------------------------------------------------------------------------------- output

@@ -15,7 +15,7 @@ import pandas as pd
 from churnlab.core.months import shift_month
 from churnlab.features.table import FeatureTable
 from churnlab.model import metrics as mx
-from churnlab.model.backtest import backtest, outcomes
+from churnlab.model.backtest import backtest, outcomes, side_by_side
 
 #: a drop of ROC-AUC smaller than this is never worth an alarm, however many customers
 MIN_DROP = 0.02
@@ -134,17 +134,21 @@ def backtest_history(
     For each earlier backtest snapshot B (M-h-1, M-h-2, ...), the report's backtest is run
     again at B (:func:`churnlab.model.backtest.backtest`: trained on snapshots labelled by
     B's cutoff, the last of them for validation) with a smaller row budget, ``max_rows``, to
-    keep a large report fast. Windows without enough history or with one outcome only are
-    left out. Columns snapshot, roc_auc, low and high (its 95 % interval), n, positives.
+    keep a large report fast; the windows' models are fitted side by side
+    (:func:`~churnlab.model.backtest.side_by_side`). Windows without enough history or with
+    one outcome only are left out. Columns snapshot, roc_auc, low and high (its 95 %
+    interval), n, positives.
     """
     labelled = table.labelled_snapshots
-    rows = []
-    for k in range(1, n + 1):
-        b = shift_month(month, -horizon - k)
+    windows = [shift_month(month, -horizon - k) for k in range(1, n + 1)]
+    windows = [b for b in windows if b in labelled]
+
+    def job(b: str):
         history = [s for s in labelled if s <= shift_month(b, -horizon)]
-        if b not in labelled:
-            continue
-        bt = backtest(table, history, b, seed, max_rows)
+        return lambda threads: backtest(table, history, b, seed, max_rows, threads=threads)
+
+    rows = []
+    for b, bt in zip(windows, side_by_side([job(b) for b in windows]), strict=True):
         y, p = outcomes(bt)
         if bt is None or len(y) == 0 or y.min() == y.max():
             continue

@@ -489,6 +489,15 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.2%}"
 
 
+def _shap_sample(metrics: Mapping) -> str:
+    """Words for a plain-SHAP sample smaller than the scored customers ('' without one)."""
+    rows = (metrics.get("model") or {}).get("shap_rows")
+    scored = metrics.get("scored_customers")
+    if rows is None or scored is None or rows >= scored:
+        return ""
+    return f" (from a seeded sample of {rows:,} of the {scored:,} scored customers)"
+
+
 def credit_explainer(metrics: Mapping) -> HTML:
     """Two sentences for the report's drivers section: what the default driver shares mean
     and why they differ from plain SHAP, with this month's baseline risk (metrics.json)."""
@@ -502,7 +511,9 @@ def credit_explainer(metrics: Mapping) -> HTML:
         "would bring the mean churn probability from {actual} down to {fixed}. Plain SHAP "
         "splits an effect that exists only for some customers (a poor onboarding, which "
         "matters for new ones) between the driver and the profile, so tenure gets credit that "
-        "no team can act on; those shares stay in metrics.json as <code>shap_shares</code>.",
+        "no team can act on; those shares stay in metrics.json as <code>shap_shares</code>"
+        "{sample}.",
+        sample=_shap_sample(metrics),
         fixable=fixable or "none",
         context=context or "nothing",
         actual=_percent(base.get("mean_churn_probability")),
