@@ -56,12 +56,20 @@ elif step in ("duckdb", "spark"):
     from churnlab.features.build import write_feature_table
     write_feature_table(dataset, out, months, engine=step)
 seconds = time.perf_counter() - start
-peak = 0
-for line in open("/proc/self/status"):
-    if line.startswith("VmHWM:"):
-        peak = int(line.split()[1]) * 1024
-print(json.dumps({"validate": validated, "seconds": seconds, "peak": peak, "months": months,
-                  "rows": rows, "features": features}))
+def hwm(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+def descendants(pid):
+    kids = [c for t in os.listdir(f"/proc/{pid}/task")
+            for c in open(f"/proc/{pid}/task/{t}/children").read().split()]
+    return kids + [d for k in kids for d in descendants(k)]
+# Spark's local engine is a JVM child process (still running): its peak counts separately
+jvm = sum(hwm(c) for c in descendants(os.getpid())) if step == "spark" else 0
+# on a line of its own: DuckDB's progress bar may have left a line unfinished on stdout
+print("\n" + json.dumps({"validate": validated, "seconds": seconds, "peak": hwm("self"), "jvm": jvm,
+                  "months": months, "rows": rows, "features": features}))
 """
 
 
@@ -116,6 +124,7 @@ def main() -> None:
         if not folder.exists():
             synthesize(folder, customers=20_000, months=24, seed=0)
 
+    folder = folder.resolve()  # the reference step runs in its source tree's folder
     read_s, rows = read_inputs_once(folder)
     size = sum(p.stat().st_size for p in folder.glob("*.parquet") if p.stem in TABLES)
     print(f"dataset           {folder}")
@@ -148,10 +157,11 @@ def main() -> None:
                 extra = f", {n:,} rows"
             else:
                 extra = f", {got['rows']:,} rows x {got['features']} features"
+            jvm = f" + the JVM's {got['jvm'] / GB:.2f} GB" if got.get("jvm") else ""
             print(
                 f"{step:<8} features {got['seconds']:8.2f} s   ({what}{extra}); "
-                f"{got['seconds'] / read_s:5.2f}x one read; peak RSS {got['peak'] / GB:.2f} GB "
-                "(whole process: validation + features)"
+                f"{got['seconds'] / read_s:5.2f}x one read; peak RSS {got['peak'] / GB:.2f} GB"
+                f"{jvm} (whole process: validation + features)"
             )
         if args.reference is not None:
             got = run_step("frame", folder, args.snapshots, Path(tmp) / "none", args.reference)
