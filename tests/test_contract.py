@@ -237,6 +237,28 @@ def test_foreign_dataset_broken_copies_are_rejected_precisely(tmp_path):
     assert "ISO 8601" in str(finding)
 
 
+def test_asking_for_a_stored_table_does_not_load_it(tmp_path, monkeypatch):
+    # Mapping's default `in` looks the table up, which loads it into pandas: asking whether a
+    # 1M-customer dataset had usage loaded every usage row
+    import churnlab.contract.dataset as dataset_module
+
+    loaded = []
+    real = dataset_module.to_frame
+    monkeypatch.setattr(
+        dataset_module,
+        "to_frame",
+        lambda arrow, table: loaded.append(table.name) or real(arrow, table),
+    )
+    ds = read_dataset(write(tmp_path / "d", good_tables(), "parquet"))
+    for tables in (ds.tables, ds.as_of(pd.Timestamp("2024-03-01")).tables):
+        assert "usage" in tables and "billing" in tables
+        assert "actions" not in tables and 3 not in tables
+    assert ds.usage_columns == ["sessions", "minutes"]
+    assert loaded == []
+    assert len(ds.tables["usage"]) > 0 and loaded == ["usage"]  # a lookup loads, once
+    assert "usage" in ds.tables and loaded == ["usage"]
+
+
 def test_as_of_drops_future_rows_and_unknown_facts(tmp_path):
     ds = read_dataset(write(tmp_path / "d", good_tables()))
     past = ds.as_of(pd.Timestamp("2024-03-01"))

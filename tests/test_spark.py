@@ -89,3 +89,28 @@ def test_spark_feature_table_matches_duckdb_frame(spark, world):
     other = build_feature_table(known, months, definition, engine="spark")
     pd.testing.assert_frame_equal(duck.frame, other.frame)
     assert duck.families == other.families
+
+
+@pytest.mark.parametrize(
+    ("size", "spark"),
+    [
+        ("4GB", f"{4 * 10**9 >> 20}m"),  # DuckDB reads GB as 10^9 bytes
+        ("2GiB", "2048m"),
+        ("800 MB", f"{800 * 10**6 >> 20}m"),
+        ("1.5gib", "1536m"),
+        ("2T", f"{2 * 10**12 >> 20}m"),
+    ],
+)
+def test_churnlab_memory_limit_as_spark_driver_memory(size, spark):
+    from churnlab.features.spark import spark_memory
+
+    assert spark_memory(size) == spark
+
+
+@pytest.mark.parametrize("size", ["lots", "4", "4 XB", ""])
+def test_a_size_spark_cannot_read_is_a_clear_error(size):
+    from churnlab.core.errors import ChurnlabError
+    from churnlab.features.spark import spark_memory
+
+    with pytest.raises(ChurnlabError, match="CHURNLAB_MEMORY_LIMIT=.* is not a memory size"):
+        spark_memory(size)

@@ -41,6 +41,13 @@ def memory_limit() -> str:
     return os.environ.get("CHURNLAB_MEMORY_LIMIT", "").strip() or default_memory_limit()
 
 
+def not_a_memory_size(limit: str) -> ChurnlabError:
+    """The error for a ``$CHURNLAB_MEMORY_LIMIT`` that is not a memory size."""
+    return ChurnlabError(
+        f"CHURNLAB_MEMORY_LIMIT={limit!r} is not a memory size; use e.g. 4GB or 800MB."
+    )
+
+
 def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with churnlab's limits (see the module docstring)."""
     con = duckdb.connect()
@@ -57,9 +64,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     try:
         con.execute(f"SET memory_limit = '{limit}'")
     except duckdb.Error:
-        raise ChurnlabError(
-            f"CHURNLAB_MEMORY_LIMIT={limit!r} is not a memory size; use e.g. 4GB or 800MB."
-        ) from None
+        raise not_a_memory_size(limit) from None
     con.execute(f"SET temp_directory = '{_sql_text(spill)}'")
     threads = os.environ.get("CHURNLAB_THREADS", "").strip()
     if threads:

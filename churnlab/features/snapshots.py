@@ -98,7 +98,7 @@ def check_arguments(
     inactivity churn without a usage table, and months before the first signup month or
     after the data's last month (the definition checked its own values when it was made).
     """
-    if definition.churn == INACTIVITY and dataset.table("usage") is None:
+    if definition.churn == INACTIVITY and "usage" not in dataset.tables:
         raise ChurnlabError(
             "Inactivity churn needs the usage table (one row per customer and active day), "
             "and this dataset has none. Add usage.csv/usage.parquet or use "

@@ -10,12 +10,17 @@ of part files, where it runs. Nothing passes through pandas, so missing values s
 
 The Spark session is the user's (``spark-submit``, a notebook on a managed platform): the
 active session, or one built from the environment's Spark configuration; without any, a local
-session on every core (``local[*]``, or ``$CHURNLAB_SPARK_MASTER``). Sessions run in UTC.
+session on every core (``local[*]``, or ``$CHURNLAB_SPARK_MASTER``). Sessions run in UTC. A
+session churnlab starts itself gets churnlab's memory limit (:func:`churnlab.core.engine.memory_limit`)
+as its driver memory unless the Spark configuration sets one: in local mode the driver is the
+whole engine, and Spark's default of 1 GB cannot build the broadcast joins its planner picks
+for a 100k-customer world.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +28,7 @@ from pathlib import Path
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import ChurnDefinition
-from churnlab.core.engine import sql_literal
+from churnlab.core.engine import memory_limit, not_a_memory_size, sql_literal
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
 from churnlab.features.portable import to_spark
@@ -45,14 +50,29 @@ def spark_session():
     if active is not None:
         return active
     builder = SparkSession.builder.appName("churnlab")
-    if not SparkConf().contains("spark.master"):
+    conf = SparkConf()
+    if not conf.contains("spark.master"):
         builder = builder.master(os.environ.get("CHURNLAB_SPARK_MASTER", "local[*]"))
+    if not conf.contains("spark.driver.memory"):
+        builder = builder.config("spark.driver.memory", spark_memory(memory_limit()))
     return (
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", os.environ.get("CHURNLAB_SPARK_PARTITIONS", "8"))
         .config("spark.ui.enabled", "false")
         .getOrCreate()
     )
+
+
+def spark_memory(size: str) -> str:
+    """A DuckDB memory size as a Spark one in MiB: ``4GB`` (10^9 bytes, as DuckDB reads it)
+    is ``3814m``, ``2GiB`` is ``2048m``; a size this cannot read raises :class:`ChurnlabError`.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt])(i?)b?\s*", size, re.IGNORECASE)
+    if match is None:
+        raise not_a_memory_size(size)
+    power = "kmgt".index(match.group(2).lower()) + 1
+    scale = (1024 if match.group(3) else 1000) ** power
+    return f"{max(int(float(match.group(1)) * scale) >> 20, 1)}m"
 
 
 def _stage_inputs(dataset: Dataset, months: Sequence[str], definition, folder: Path) -> dict:

@@ -280,7 +280,7 @@ def segment_kpis(
     )
     unknown = grouped["_churned"].count() < out["active_customers"]
     out.loc[unknown, ["churned", "revenue_lost"]] = np.nan
-    if dataset.table("billing") is None:
+    if "billing" not in dataset.tables:  # asks, without loading billing
         out["revenue_lost"] = np.nan
     out["churn_rate"] = out["churned"] / out["active_customers"]
     return out.rename_axis("segment").reset_index()[cols]
