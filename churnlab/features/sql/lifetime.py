@@ -40,8 +40,8 @@ def _lifetime_base(schema: Schema) -> str:
     metrics = usage_metrics(schema)
     # positional aliases (v0, v1, ...): a usage column may be called anything; fixed point
     # with 38 digits: a lifetime total of any realistic column fits, and sums are exact
-    day_sums = "".join(
-        f", sum(CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE})) AS v{i}"
+    row_values = "".join(
+        f", CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE}) AS v{i}"
         for i, col in enumerate(metrics)
     )
     n = len(metrics)
@@ -49,62 +49,73 @@ def _lifetime_base(schema: Schema) -> str:
     null_sums = "".join(f", NULL AS v{i}" for i in range(n))
     month_cols = "".join(f", v{i}" for i in range(n))
     running = "".join(f", sum(v{i}) OVER life AS v{i}" for i in range(n))
-    at_cutoff = "".join(f", max(CASE WHEN NOT lagged THEN v{i} END) AS v{i}" for i in range(n))
+    at_cutoff = "".join(f", max(CASE WHEN NOT r.lagged THEN r.v{i} END) AS v{i}" for i in range(n))
     recent = "".join(
-        f", max(CASE WHEN NOT lagged THEN v{i} END)"
-        f" - coalesce(max(CASE WHEN lagged THEN v{i} END), 0) AS r{i}"
+        f", max(CASE WHEN NOT r.lagged THEN r.v{i} END)"
+        f" - coalesce(max(CASE WHEN r.lagged THEN r.v{i} END), 0) AS r{i}"
         for i in range(n)
     )
     probe = (
-        "SELECT customer_id, 12 * year(cutoff) + month(cutoff){shift}, 0, sid, {lagged}, "
-        f"NULL{null_sums}, NULL, NULL, NULL FROM pop"
+        "SELECT k.ck, 12 * year(p.cutoff) + month(p.cutoff){shift}, 0, p.rid, {lagged}, "
+        f"NULL{null_sums}, NULL, NULL, NULL FROM pop p JOIN keys k ON k.customer_id = p.customer_id"
     )
-    return f"""WITH days AS (
-  -- one row per customer and active day before the last cutoff, the day's activity summed
-  SELECT u.customer_id, date_trunc('day', u.date) AS day{day_sums}
-  FROM usage u
-  WHERE u.date < (SELECT max(cutoff) FROM snaps)
-  GROUP BY u.customer_id, date_trunc('day', u.date)
+    kept = "".join(f", q.v{i}, q.r{i}" for i in range(n))
+    day_bit = DAYS_SINCE.format(since="date_trunc('month', date)", until="date")
+    return f"""WITH keys AS (
+  -- a whole-number key per customer of the population: sorting and grouping millions of
+  -- usage rows by it is several times cheaper than by the text id (usage of customers
+  -- outside every population drops out here too)
+  SELECT customer_id, min(rid) AS ck FROM pop GROUP BY customer_id
 ), gaps AS (
-  -- the gap to the previous active day belongs to the later day: known when that day is
-  SELECT *, {
+  -- every usage row before the last cutoff with the days since the customer's previous
+  -- row: a gap belongs to the later day (known when that day is); rows of one day have a
+  -- gap of 0 after the first, so summing squared gaps over rows sums them over active days
+  SELECT k.ck, u.date{row_values}, {
         DAYS_SINCE.format(
-            since="lag(day) OVER (PARTITION BY customer_id ORDER BY day)", until="day"
+            since="lag(u.date) OVER (PARTITION BY k.ck ORDER BY u.date)", until="u.date"
         )
     } AS gap
-  FROM days
+  FROM usage u JOIN keys k ON k.customer_id = u.customer_id
+  WHERE u.date < (SELECT max(cutoff) FROM snaps)
 ), months AS (
-  SELECT customer_id, 12 * year(day) + month(day) AS mi, count(*) AS n{month_sums},
-    min(day) AS first_day, max(day) AS last_day, sum(CAST(gap AS BIGINT) * gap) AS gap2
-  FROM gaps GROUP BY customer_id, 12 * year(day) + month(day)
+  -- one row per customer and calendar month; its distinct active days as bits of a mask
+  -- (a month has at most 31 days), exact without a distinct aggregate
+  SELECT ck, 12 * year(date) + month(date) AS mi,
+    bit_count(bit_or(CAST(1 AS BIGINT) << {day_bit})) AS n{month_sums},
+    min(date_trunc('day', date)) AS first_day, max(date_trunc('day', date)) AS last_day,
+    sum(CAST(gap AS BIGINT) * gap) AS gap2
+  FROM gaps GROUP BY ck, 12 * year(date) + month(date)
 ), probes AS (
   -- months (kind 1) and probes (kind 0) in one sequence per customer: each population row
   -- probes at its cutoff's month and {RECENT_MONTHS} months earlier; a probe sorts before the
   -- month it stands in, so the running totals it sees end with the month before
-  SELECT customer_id, mi, 1 AS kind, NULL AS sid, NULL AS lagged, n{month_cols}, first_day,
+  SELECT ck, mi, 1 AS kind, NULL AS rid, NULL AS lagged, n{month_cols}, first_day,
     last_day, gap2
   FROM months
   UNION ALL {probe.format(shift="", lagged="FALSE")}
   UNION ALL {probe.format(shift=f" - {RECENT_MONTHS}", lagged="TRUE")}
 ), running AS (
-  SELECT customer_id, sid, lagged, sum(n) OVER life AS n, min(first_day) OVER life AS first_day,
+  SELECT rid, lagged, sum(n) OVER life AS n, min(first_day) OVER life AS first_day,
     max(last_day) OVER life AS last_day, sum(gap2) OVER life AS gap2{running}
   FROM probes
   -- (month, kind) is unique within a customer up to probes that tie with each other, and
   -- probes add nothing to a total, so the running totals are the same in any engine
-  WINDOW life AS (PARTITION BY customer_id ORDER BY mi, kind
+  WINDOW life AS (PARTITION BY ck ORDER BY mi, kind
                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-), agg AS (
+), probed AS (
   -- the recent window: the running total at the cutoff less the one of the earlier probe
-  SELECT customer_id, sid, max(CASE WHEN NOT lagged THEN n END) AS n_days,
-    max(CASE WHEN NOT lagged THEN n END) - coalesce(max(CASE WHEN lagged THEN n END), 0)
+  SELECT r.rid, max(CASE WHEN NOT r.lagged THEN r.n END) AS n_days,
+    max(CASE WHEN NOT r.lagged THEN r.n END) - coalesce(max(CASE WHEN r.lagged THEN r.n END), 0)
       AS n_recent,
-    max(CASE WHEN NOT lagged THEN first_day END) AS first_day,
-    max(CASE WHEN NOT lagged THEN last_day END) AS last_day,
-    max(CASE WHEN NOT lagged THEN gap2 END) AS gap2{at_cutoff}{recent}
-  FROM running
-  WHERE sid IS NOT NULL
-  GROUP BY customer_id, sid
+    max(CASE WHEN NOT r.lagged THEN r.first_day END) AS first_day,
+    max(CASE WHEN NOT r.lagged THEN r.last_day END) AS last_day,
+    max(CASE WHEN NOT r.lagged THEN r.gap2 END) AS gap2{at_cutoff}{recent}
+  FROM running r
+  WHERE r.rid IS NOT NULL
+  GROUP BY r.rid
+), agg AS (
+  SELECT p.customer_id, p.sid, q.n_days, q.n_recent, q.first_day, q.last_day, q.gap2{kept}
+  FROM probed q JOIN pop p ON p.rid = q.rid
 )"""
 
 
