@@ -8,16 +8,17 @@ is against their own typical gap, and their recent rate against their lifetime r
 to the customer's own rhythm keep their meaning as a cohort ages, where raw day counts move
 past anything the training snapshots saw (a tree cannot extrapolate them).
 
-Point in time without fan-out: usage is reduced once to one row per customer and active day
-(the gap to the previous active day attached to the later day, so a gap is known exactly
-when the day that closes it is), then to one row per customer and calendar month. Cutoffs
-are month starts, so every snapshot sees whole months: each population row becomes a probe
-in its customer's month sequence, and running totals (``ROWS ... CURRENT ROW`` over a unique
-order: DuckDB's ``RANGE`` frames with an offset gave a different total now and then on the
-same data) add up what lies before the cutoff (the cutoff's own month is the future); the
-three months before it are the running total less the one three months earlier. Sums are
-exact (fixed point and integers), so the same data gives the same features on any thread
-count.
+Point in time without fan-out: each usage row gets the days since the customer's previous
+row (a gap belongs to the later day, so it is known exactly when the day that closes it is;
+further rows of the same day add a gap of 0), and usage is reduced once to one row per
+customer and calendar month (its distinct active days as bits of a mask). Sorting and
+grouping go by a whole-number key per customer, not the text id. Cutoffs are month starts,
+so every snapshot sees whole months: each population row becomes a probe in its customer's
+month sequence, and running totals (``ROWS ... CURRENT ROW`` over a unique order: DuckDB's
+``RANGE`` frames with an offset gave a different total now and then on the same data) add up
+what lies before the cutoff (the cutoff's own month is the future); the three months before
+it are the running total less the one three months earlier. Sums are exact (fixed point and
+integers), so the same data gives the same features on any thread count.
 """
 
 from __future__ import annotations
