@@ -391,6 +391,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except Exception as err:
+        # DuckDB out of memory or disk anywhere else: the machine's limit, said plainly
+        from churnlab.core.engine import limit_error
+
+        limit = limit_error(err, f"running churnlab {args.command}")
+        if limit is None:
+            raise
+        print(f"churnlab {args.command}: {limit}", file=sys.stderr)
+        return limit.exit_code
     except KeyboardInterrupt as err:
         signum = getattr(err, "signum", 2)  # SIGINT unless SIGTERM/SIGHUP (outdir.Terminated)
         print(

@@ -250,3 +250,35 @@ def test_families_file_problems(feature_csv, tmp_path, capsys, yaml_text, words)
     for word in words:
         assert word in text, f"{word!r} not in:\n{text}"
     assert not (tmp_path / "out").exists()
+
+
+def test_out_of_memory_is_one_clear_message_and_keeps_the_old_output(good, tmp_path, capsys):
+    # a limit far below what validation needs: DuckDB fails, churnlab says what to change
+    out = tmp_path / "features.parquet"
+    got, _ = run(capsys, "features", "--data", good, "--out", out)
+    assert got == 0
+    before = out.read_bytes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHURNLAB_MEMORY_LIMIT", "4MB")
+        got, text = run(capsys, "features", "--data", good, "--out", out, "--force")
+    assert got == 1
+    assert "ran out of memory while validating" in text
+    assert "CHURNLAB_MEMORY_LIMIT" in text and "memory limit 4MB" in text
+    assert out.read_bytes() == before  # the earlier table is still there, unchanged
+    assert [p.name for p in tmp_path.iterdir()] == ["features.parquet"]  # no partial file
+
+
+def test_out_of_memory_while_computing_features_names_the_stage(good, monkeypatch):
+    from churnlab.contract import read_dataset
+    from churnlab.core.engine import EngineLimit
+    from churnlab.features import build_feature_table
+
+    dataset = read_dataset(good)  # validated with the default limit
+    monkeypatch.setenv("CHURNLAB_MEMORY_LIMIT", "8MB")
+    with pytest.raises(EngineLimit) as caught:
+        build_feature_table(dataset)
+    text = str(caught.value)
+    assert "ran out of memory while" in text
+    assert "population" in text or "features" in text
+    assert "--engine spark" in text and "CHURNLAB_THREADS=1" in text
+    assert caught.value.exit_code == 1

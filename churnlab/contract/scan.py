@@ -47,7 +47,7 @@ from churnlab.contract.schema import (
     SCHEMA,
     TEXT,
 )
-from churnlab.core.engine import sql_literal
+from churnlab.core.engine import limit_error, sql_literal
 
 #: the 0-based position of a row in its file (the checks' "row N" is this + 1)
 ROW = "_row"
@@ -174,6 +174,8 @@ def _open_parquet(
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     except duckdb.Error as exc:
+        if limit_error(exc, "") is not None:  # the machine's limit, not a bad file
+            raise
         return None, [_parquet_problem(table, label, exc)]
     described = [d for d in described if d[0] != "file_row_number"]
     # DuckDB renames a column without a name (C3, ...): the file's own names say which it was

@@ -28,6 +28,7 @@ from churnlab.contract.findings import ERROR, WARNING, Finding, plural, warning
 from churnlab.contract.read import discover_files
 from churnlab.contract.rules import link_rules, normalise_actions, value_rules
 from churnlab.contract.schema import SCHEMA
+from churnlab.core.engine import engine_limits
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
 
@@ -110,7 +111,7 @@ def check_dataset(path: str | Path) -> ValidationResult:
     formats = {t: p.suffix.lstrip(".") for t, p in files.items()}
     scratch = Scratch(os.environ.get("CHURNLAB_TMP") or None)
     # even after a folder error: report everything at once
-    with stage(f"validation of {folder}"):
+    with stage(f"validation of {folder}"), engine_limits(f"validating {folder}"):
         found, stored, _ = check_files(files, scratch)
     findings += found
     _missing_customers(findings, "customers" in stored)

@@ -10,6 +10,10 @@ operator's state outgrows the memory limit it spills to a temporary folder inste
   temporary folder (removed when the connection is garbage-collected);
 - ``threads``: ``$CHURNLAB_THREADS``, else every core;
 - ``preserve_insertion_order = false``: every result that needs an order says ``ORDER BY``.
+
+When DuckDB still runs out of memory (an operator that cannot spill) or out of temporary disk,
+:func:`engine_limits` turns its error into an :class:`EngineLimit` that names the work and
+churnlab's knobs (DuckDB's own advice speaks of ``SET`` commands a churnlab user never types).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -74,6 +80,53 @@ def connect() -> duckdb.DuckDBPyConnection:
     con.execute("SET preserve_insertion_order = false")
     weakref.finalize(con, _remove_tree, spill)
     return con
+
+
+class EngineLimit(ChurnlabError):
+    """DuckDB ran out of memory or temporary disk: the machine's limits, not the input.
+
+    Exit code 1, as for a failed run: the data may be fine, the environment needs changing.
+    """
+
+    exit_code = 1
+
+
+def limit_error(exc: BaseException, doing: str, features: bool = False) -> EngineLimit | None:
+    """The :class:`EngineLimit` for a DuckDB failure from memory or disk, else ``None``;
+    ``features``: the work was feature computation, which Spark can take over."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return EngineLimit(
+            f"DuckDB ran out of memory while {doing} (memory limit {memory_limit()}; "
+            f"{first}). Give churnlab more with CHURNLAB_MEMORY_LIMIT (e.g. 8GB; the default "
+            "is a quarter of this machine's memory, at most 8 GB), run one thread with "
+            "CHURNLAB_THREADS=1 (each thread holds buffers of its own)"
+            + (", or compute the features on Spark (--engine spark)" if features else "")
+            + "."
+        )
+    if isinstance(exc, duckdb.Error | OSError) and "no space left" in text.lower():
+        where = os.environ.get("CHURNLAB_TMP", "").strip() or tempfile.gettempdir()
+        return EngineLimit(
+            f"The disk ran full while {doing} ({first}): DuckDB writes what does not fit in "
+            f"memory to {where}. Point CHURNLAB_TMP at a folder with more free space, or "
+            "raise CHURNLAB_MEMORY_LIMIT so that less is written."
+        )
+    return None
+
+
+@contextmanager
+def engine_limits(doing: str, features: bool = False) -> Iterator[None]:
+    """Raise :class:`EngineLimit` for DuckDB's out-of-memory and disk-full errors inside;
+    ``doing`` says what was running ("computing the price features"), ``features`` as in
+    :func:`limit_error`."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as exc:
+        error = limit_error(exc, doing, features)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _sql_text(text: str) -> str:

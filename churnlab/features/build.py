@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, ChurnDefinition
-from churnlab.core.engine import sql_literal
+from churnlab.core.engine import engine_limits, sql_literal
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
 from churnlab.features.registry import spec_of
@@ -66,6 +66,14 @@ MARKER_KEY = "churnlab"
 ENGINES = ("duckdb", "spark")
 
 
+#: what the engine is doing while it builds the population (for EngineLimit's message)
+POPULATION = "building each snapshot's population and labels"
+
+
+def _computing(family: Family) -> str:
+    return f"computing the {family.name} features"
+
+
 def _check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise ChurnlabError(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
@@ -102,7 +110,7 @@ def build_feature_table(
                 arrow = pq.read_table(out)
             return _feature_table(dataset, plan, arrow, months, definition)
     schema = dataset_schema(dataset)
-    with stage("features: population and labels"):
+    with stage("features: population and labels"), engine_limits(POPULATION, features=True):
         con = open_engine(dataset, months, definition)
     try:
         keys = _fetch_in_order(con, f"SELECT rid, {', '.join(key_columns(definition))} FROM pop")
@@ -116,7 +124,10 @@ def build_feature_table(
         for family, features in plan:
             if not features:
                 continue
-            with stage(f"features: {family.name}"):
+            with (
+                stage(f"features: {family.name}"),
+                engine_limits(_computing(family), features=True),
+            ):
                 result = _fetch_in_order(con, family_query(family, schema, features))
                 for feature in features:
                     col = result.column(feature.name)
@@ -224,17 +235,23 @@ def write_feature_table(
 
         return write_with_spark(dataset, out, months, definition, plan)
     schema = dataset_schema(dataset)
-    with stage("features: population and labels"):
+    with stage("features: population and labels"), engine_limits(POPULATION, features=True):
         con = open_engine(dataset, months, definition)
     try:
         for i, (family, features) in enumerate(plan):
-            with stage(f"features: {family.name}"):
+            with (
+                stage(f"features: {family.name}"),
+                engine_limits(_computing(family), features=True),
+            ):
                 con.execute(f"CREATE TEMP TABLE fam{i} AS {family_query(family, schema, features)}")
         joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
         cols = ", ".join(quote(c) for c in feature_columns(plan))
         keys = ", ".join(key_columns(definition))
         select = f"SELECT {keys}{', ' if cols else ''}{cols} FROM pop{joins}"
-        with stage(f"features: writing {out}"):
+        with (
+            stage(f"features: writing {out}"),
+            engine_limits("writing the feature table", features=True),
+        ):
             out.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
                 f"COPY ({select} ORDER BY rid) TO {sql_literal(out)} "
