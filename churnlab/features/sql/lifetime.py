@@ -24,6 +24,7 @@ integers), so the same data gives the same features on any thread count.
 from __future__ import annotations
 
 from churnlab.features.sql.core import (
+    CUSTOMER_KEYS,
     DAYS_SINCE,
     Family,
     Feature,
@@ -62,12 +63,7 @@ def _lifetime_base(schema: Schema) -> str:
     )
     kept = "".join(f", q.v{i}, q.r{i}" for i in range(n))
     day_bit = DAYS_SINCE.format(since="date_trunc('month', date)", until="date")
-    return f"""WITH keys AS (
-  -- a whole-number key per customer of the population: sorting and grouping millions of
-  -- usage rows by it is several times cheaper than by the text id (usage of customers
-  -- outside every population drops out here too)
-  SELECT customer_id, min(rid) AS ck FROM pop GROUP BY customer_id
-), gaps AS (
+    return f"""WITH {CUSTOMER_KEYS}, gaps AS (
   -- every usage row before the last cutoff with the days since the customer's previous
   -- row: a gap belongs to the later day (known when that day is); rows of one day have a
   -- gap of 0 after the first, so summing squared gaps over rows sums them over active days

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from churnlab.features.sql.core import FOREVER, MONTHS_SINCE, Family, Feature, Schema
+from churnlab.features.sql.core import (
+    CUSTOMER_KEYS,
+    FOREVER,
+    MONTHS_SINCE,
+    Family,
+    Feature,
+    Schema,
+)
 
 
 def _price_base(schema: Schema) -> str:
@@ -19,16 +26,16 @@ def _price_base(schema: Schema) -> str:
     plan = "plan" if "plan" in cols else "CAST(NULL AS VARCHAR)"
     customer_plan = "c.plan" if "plan" in schema["customers"] else "CAST(NULL AS VARCHAR)"
     order = "period_start, amount, disc NULLS LAST, unpaid, plan NULLS LAST"
-    return f"""WITH b0 AS (
-  SELECT customer_id, period_start, amount, {disc} AS disc, {list_price} AS list_price,
+    return f"""WITH {CUSTOMER_KEYS}, b0 AS (
+  -- only customers some snapshot holds (the join with keys): every window below is per
+  -- customer, so this is exact
+  SELECT k.ck, b.period_start, b.amount, {disc} AS disc, {list_price} AS list_price,
          {unpaid} AS unpaid, {plan} AS plan
-  FROM billing
-  -- only customers some snapshot holds: every window below is per customer, so this is exact
-  WHERE customer_id IN (SELECT customer_id FROM pop)
+  FROM billing b JOIN keys k ON k.customer_id = b.customer_id
 ), b1 AS (
   SELECT *, lag(amount) OVER w AS prev_amount, lag(disc) OVER w AS prev_disc,
          coalesce(lead(period_start) OVER w, {FOREVER}) AS next_start
-  FROM b0 WINDOW w AS (PARTITION BY customer_id ORDER BY {order})
+  FROM b0 WINDOW w AS (PARTITION BY ck ORDER BY {order})
 ), b2 AS (
   -- running facts up to each period; the latest period before a cutoff carries them
   SELECT *,
@@ -37,7 +44,7 @@ def _price_base(schema: Schema) -> str:
     max(CASE WHEN prev_disc > 0 AND coalesce(disc, 0) <= 0 THEN period_start END) OVER w
       AS last_discount_end,
     sum(unpaid) OVER w AS cum_unpaid
-  FROM b1 WINDOW w AS (PARTITION BY customer_id ORDER BY {order}
+  FROM b1 WINDOW w AS (PARTITION BY ck ORDER BY {order}
                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ), points AS (
   SELECT sid, cutoff, 0 AS lag_months, cutoff AS at FROM snaps
@@ -49,7 +56,7 @@ def _price_base(schema: Schema) -> str:
   SELECT b2.*, t.sid, t.lag_months
   FROM b2 JOIN points t ON t."at" > b2.period_start AND t."at" <= b2.next_start
 ), agg0 AS (
-  SELECT customer_id, sid,
+  SELECT ck, sid,
     max(CASE WHEN lag_months = 0 THEN amount END) AS amount,
     max(CASE WHEN lag_months = 3 THEN amount END) AS amount_3m,
     max(CASE WHEN lag_months = 6 THEN amount END) AS amount_6m,
@@ -63,12 +70,13 @@ def _price_base(schema: Schema) -> str:
     max(CASE WHEN lag_months = 6 THEN cum_unpaid END) AS cum_unpaid_6m,
     max(CASE WHEN lag_months = 0 THEN last_increase END) AS last_increase,
     max(CASE WHEN lag_months = 0 THEN last_discount_end END) AS last_discount_end
-  FROM state GROUP BY customer_id, sid
+  FROM state GROUP BY ck, sid
 ), agg1 AS (
   -- plan: the billed plan, else the customer's plan; '' groups customers without a plan
-  SELECT a.*, coalesce(a.plan, {customer_plan}, '') AS plan_key
-  FROM pop p JOIN agg0 a ON a.customer_id = p.customer_id AND a.sid = p.sid
-  LEFT JOIN customers c ON c.customer_id = a.customer_id
+  SELECT p.customer_id, a.*, coalesce(a.plan, {customer_plan}, '') AS plan_key
+  FROM pop p JOIN keys k ON k.customer_id = p.customer_id
+  JOIN agg0 a ON a.ck = k.ck AND a.sid = p.sid
+  LEFT JOIN customers c ON c.customer_id = p.customer_id
 ), ranked AS (
   -- medians written out as the mean of the two middle values (what DuckDB's and Spark's
   -- median interpolate with different roundings): rank by value, nulls last
