@@ -80,15 +80,24 @@ def _support_base(schema: Schema) -> str:
   FROM t JOIN snaps s
     ON t.opened_at >= s.cutoff - INTERVAL 90 DAY AND t.opened_at < s.cutoff
   GROUP BY t.customer_id, s.sid
-), resolved AS (
-  SELECT t.customer_id, s.sid,
-    -- the median of whole microseconds is exact on every engine (a median of doubles is
-    -- interpolated with different roundings), then turned into hours
-    CAST(median(date_diff('microsecond', t.opened_at, t.resolved_at)) AS DOUBLE) / 3600000000
-      AS resolve_hours
+), durations AS (
+  -- the tickets resolved in the 180 days before each cutoff, ranked by time to resolve
+  SELECT t.customer_id, s.sid, date_diff('microsecond', t.opened_at, t.resolved_at) AS us,
+    row_number() OVER (PARTITION BY t.customer_id, s.sid
+                       ORDER BY date_diff('microsecond', t.opened_at, t.resolved_at)) AS r,
+    count(*) OVER (PARTITION BY t.customer_id, s.sid) AS n
   FROM t JOIN snaps s ON t.resolved_at >= s.cutoff - INTERVAL 180 DAY
     AND t.resolved_at < s.cutoff AND t.opened_at < s.cutoff
-  GROUP BY t.customer_id, s.sid
+), resolved AS (
+  -- the median written out as the mean of the two middle values, in whole microseconds
+  -- (exact on every engine; engines interpolate a median of doubles with different
+  -- roundings), then turned into hours. A sort spills where a median aggregate's state
+  -- cannot: with one, this query ran out of memory at a 2 GB limit on 1M customers
+  SELECT customer_id, sid,
+    CAST(sum(CASE WHEN r = floor((n + 1) / 2) OR r = ceil((n + 1) / 2) THEN us END)
+         AS DOUBLE) / count(CASE WHEN r = floor((n + 1) / 2) OR r = ceil((n + 1) / 2)
+                                 THEN 1 END) / 3600000000 AS resolve_hours
+  FROM durations GROUP BY customer_id, sid
 ), agg AS (
   SELECT c.customer_id, c.sid, r.n30, r.n90, c.opened - c.closed AS n_open,
     v.resolve_hours, c.csat_sum / NULLIF(c.csat_n, 0) AS csat_mean, c.rating.csat AS csat_last,
