@@ -90,6 +90,22 @@ def test_drivers_rank_signal_over_noise_with_directions(fitted):
     assert list(shares)[0] == "engagement"
 
 
+def test_a_feature_with_one_shap_value_for_every_row_has_no_direction():
+    from churnlab.model.explain import _direction
+
+    # a tree that sends every scored row the same way: one (float32) SHAP value; its float32
+    # standard deviation is about 1e-8, not 0, and the correlation is undefined
+    x = pd.Series(np.arange(1000, dtype=float))
+    assert _direction(x, np.full(1000, 0.1, dtype=np.float32), False) == 0
+    # one value of the feature, or only missing and infinite values besides one: none either
+    assert _direction(pd.Series(np.full(1000, 2.0)), np.linspace(-1, 1, 1000), False) == 0
+    assert _direction(pd.Series([np.nan, np.inf, 3.0]), np.array([0.1, 0.2, 0.3]), False) == 0
+    # the sign of the correlation otherwise, over the finite values only
+    shap = np.array([0.3, -0.2, 0.1, 5.0])
+    assert _direction(pd.Series([3.0, 1.0, 2.0, np.inf]), shap, False) == 1
+    assert _direction(pd.Series([-3.0, -1.0, -2.0, np.nan]), shap, False) == -1
+
+
 def hand_made() -> ExplanationData:
     values = np.array([[1.0, -1.0, 0.5], [3.0, 1.0, -0.5], [-0.2, -0.1, 0.0]])
     data = pd.DataFrame(

@@ -264,13 +264,44 @@ def test_sample_rows_is_stratified_seeded_and_sorted():
     assert np.array_equal(sample_rows(y, 5000, seed=5), np.arange(1000))
 
 
+def one_se_choice(trials):
+    """The one-standard-error rule written out: the shallowest candidate whose mean row loss
+    exceeds the lowest by at most the standard error of the paired difference."""
+    best = min(trials, key=lambda t: t.loss)
+    ok = []
+    for t in trials:
+        d = np.asarray(t.row_loss) - np.asarray(best.row_loss)
+        if d.mean() <= np.sqrt(((d - d.mean()) ** 2).sum() / (len(d) - 1) / len(d)):
+            ok.append(t)
+    return min(ok, key=lambda t: (t.params.get("max_depth", 4), t.loss))
+
+
+def test_best_trial_takes_the_shallowest_candidate_within_one_standard_error():
+    from churnlab.model.tuning import Trial, best_trial
+
+    # four validation rows. Depth 6 is best (mean 0.25). Depth 2 loses 0.05 per row on
+    # average, with paired differences 0, 0.1, 0, 0.1: sd 0.0577, se 0.0289 < 0.05: out.
+    # Depth 3 differs by 0.1, -0.1, 0.1, -0.06 (mean 0.01, sd 0.105, se 0.053 >= 0.01): in.
+    deep = Trial({"max_depth": 6}, 0.25, 10, row_loss=np.array([0.2, 0.3, 0.2, 0.3]))
+    two = Trial({"max_depth": 2}, 0.30, 10, row_loss=np.array([0.2, 0.4, 0.2, 0.4]))
+    three = Trial({"max_depth": 3}, 0.26, 10, row_loss=np.array([0.3, 0.2, 0.3, 0.24]))
+    defaults = Trial({}, 0.25, 10, row_loss=np.array([0.2, 0.3, 0.2, 0.3]))  # depth 4, a tie
+    assert best_trial([deep, two, three, defaults]) is three
+    assert best_trial([deep, two, defaults]) is defaults  # a tie: the shallower
+    assert best_trial([deep, two]) is deep
+    # without per-row losses: the lowest loss, the earlier candidate on a tie
+    bare = [Trial({}, 0.3, 1), Trial({"max_depth": 1}, 0.2, 1), Trial({"max_depth": 2}, 0.2, 1)]
+    assert best_trial(bare) is bare[1]
+
+
 def test_the_search_keeps_the_candidate_that_predicts_the_validation_period_best(
     fitted, split_table
 ):
-    from churnlab.model.tuning import candidates
+    from churnlab.model.tuning import CORE, candidates
 
-    assert [t.params for t in fitted.trials_] == candidates(3)
-    best = min(fitted.trials_, key=lambda t: t.loss)
+    # on a validation period: the few core candidates (the defaults first)
+    assert [t.params for t in fitted.trials_] == candidates(3, len(CORE)) == list(CORE)
+    best = one_se_choice(fitted.trials_)
     assert fitted.tuned_ == best.params
     assert fitted.best_iteration_ == best.best_iteration  # small data: the winner is kept
     # its validation log-loss is what the booster scores on the validation month
@@ -288,12 +319,23 @@ def test_given_params_switch_the_search_off(split_table):
     assert model.trials_ == [] and model.tuned_ == {}
     off = ChurnModel(seed=3, tune=False).fit(table.at(train), table.at(valid))
     assert off.trials_ == [] and off._params()["max_depth"] == 4
-    # by default a model with a validation period keeps the defaults (the report's many
-    # backtest models), and a table without one is searched on inner folds
-    default = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
-    assert default.trials_ == [] and default.tuned_ == {}
+    # by default a table without a validation period is searched on inner folds, and a
+    # model with one when it learns from at most SEARCH_TABLE_ROWS rows
     flat = ChurnModel(seed=3).fit(table.at(train))
     assert len(flat.trials_) > 1
+    default = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    assert len(default.trials_) > 1
+
+
+def test_by_default_a_model_that_learns_from_many_rows_keeps_the_defaults(monkeypatch, split_table):
+    table, train, valid, _ = split_table
+    rows = int(table.at(train).labelled.sum())
+    monkeypatch.setattr("churnlab.model.booster.SEARCH_TABLE_ROWS", rows - 1)
+    large = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    assert large.trials_ == [] and large.tuned_ == {}
+    assert len(ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid)).trials_) > 1
+    monkeypatch.setattr("churnlab.model.booster.SEARCH_TABLE_ROWS", rows)
+    assert len(ChurnModel(seed=3).fit(table.at(train), table.at(valid)).trials_) > 1
 
 
 def test_on_large_tables_the_search_samples_and_the_winner_learns_from_every_row(
@@ -305,7 +347,7 @@ def test_on_large_tables_the_search_samples_and_the_winner_learns_from_every_row
     monkeypatch.setattr("churnlab.model.booster.SEARCH_ROWS", 500)
     sampled = ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid))
     again = ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid))
-    assert sampled.tuned_ == min(sampled.trials_, key=lambda t: t.loss).params
+    assert sampled.tuned_ == one_se_choice(sampled.trials_).params
     rows = table.at(test)
     assert np.array_equal(sampled.margin(rows), again.margin(rows))
     # the refit on every training row with the chosen parameters is the model
@@ -322,7 +364,7 @@ def test_a_small_table_without_validation_period_is_searched_on_inner_folds():
     model = ChurnModel(seed=2).fit(table)
     again = ChurnModel(seed=2).fit(table)
     assert [t.params for t in model.trials_] == tuning.candidates(2)
-    best = min(model.trials_, key=lambda t: t.loss)
+    best = one_se_choice(model.trials_)
     assert model.tuned_ == best.params and model.best_iteration_ == best.best_iteration
     # the winner learned from every row for its scaled number of rounds, without stopping
     assert model.booster_.num_boosted_rounds() == model.best_iteration_ + 1

@@ -36,14 +36,18 @@ from churnlab.features.table import FeatureTable
 from churnlab.model.calibration import Calibrator
 from churnlab.model.encoding import Encoder
 from churnlab.model.tuning import (
+    CORE,
+    DEFAULT_DEPTH,
     INNER_FOLD_ROWS,
     INNER_FOLDS,
     SEARCH_ROWS,
+    SEARCH_TABLE_ROWS,
     SEARCH_VALID_ROWS,
     Trial,
     best_trial,
     candidates,
     rounds_for,
+    row_log_loss,
     run_trials,
     sample_rows,
 )
@@ -52,7 +56,7 @@ DEFAULT_PARAMS: dict = {
     "objective": "binary:logistic",
     "eval_metric": "logloss",
     "tree_method": "hist",
-    "max_depth": 4,
+    "max_depth": DEFAULT_DEPTH,
     "eta": 0.05,
     "min_child_weight": 5.0,
     "subsample": 0.8,
@@ -93,14 +97,16 @@ class ChurnModel:
     ``booster_``, ``calibrator_``, ``encoder_``, ``best_iteration_``, ``feature_names_``.
 
     With ``params=None`` the model can first run the seeded search of
-    :mod:`churnlab.model.tuning` and keep the parameters that predict held-out rows best
-    (``tuned_``: the overrides of the defaults, ``{}`` when the defaults won; ``trials_``:
-    every candidate's log-loss). ``tune=None`` (the default) searches only where it is cheap
-    next to the rest of a run: a table without a validation period (a customer table for
-    ``churnlab explain``) of up to ``INNER_FOLD_ROWS`` rows, on inner folds. Models with a
-    validation period (the monthly report's many backtest models) keep the defaults unless
-    ``tune=True``: the search fits every candidate for each of them (its cost and gain are in
-    benchmarks/RESULTS.md, issue 12 notes). ``tune=False`` never searches; given ``params``
+    :mod:`churnlab.model.tuning` and keep the shallowest candidate that predicts held-out
+    rows as well as the best one, within a standard error (``tuned_``: the overrides of the
+    defaults, ``{}`` when the defaults won; ``trials_``: every candidate's log-loss).
+    ``tune=None`` (the default) searches where it is cheap next to the rest of a run: a table
+    without a validation period (a customer table for ``churnlab explain``) of up to
+    ``INNER_FOLD_ROWS`` rows, on inner folds with every candidate; a model with a validation
+    period (the monthly report's backtest and forward models) that learns from at most
+    ``SEARCH_TABLE_ROWS`` rows, on that period with the few ``CORE`` candidates (their cost
+    and gain are in benchmarks/RESULTS.md, issue 12 notes). ``tune=True`` searches a model
+    with a validation period of any size; ``tune=False`` never searches; given ``params``
     switch the search off: they are used as they are.
     """
 
@@ -167,13 +173,25 @@ class ChurnModel:
             dvalid = xgb.DMatrix(m_va, label=y_va[va], feature_names=names, nthread=1)
             params = self._params(overrides, nthread=1)
             booster = self._train(params, self._rounds(overrides), dtrain, dvalid)
-            return Trial(overrides, float(booster.best_score), int(booster.best_iteration), booster)
+            stop = (0, booster.best_iteration + 1)
+            margin = booster.predict(dvalid, output_margin=True, iteration_range=stop)
+            row_loss = row_log_loss(y_va[va], margin)
+            return Trial(
+                overrides,
+                float(row_loss.mean()),
+                int(booster.best_iteration),
+                booster,
+                None,
+                row_loss,
+            )
 
         workers = 1 if self.n_jobs == 1 else 2
-        trials = run_trials(train_one, candidates(self.seed), workers)
+        trials = run_trials(train_one, candidates(self.seed, len(CORE)), workers)
         best = best_trial(trials)
         self.tuned_ = best.params
-        self.trials_ = [Trial(t.params, t.loss, t.best_iteration) for t in trials]
+        self.trials_ = [
+            Trial(t.params, t.loss, t.best_iteration, row_loss=t.row_loss) for t in trials
+        ]
         if full:
             best.booster.set_param({"nthread": self.nthread_})
             return best.booster
@@ -204,7 +222,8 @@ class ChurnModel:
         self.feature_names_ = self.encoder_.columns
         stop = len(y_va) > 0 and y_va.min() != y_va.max()
         self.tuned_, self.trials_, booster = {}, [], None
-        if stop and self.tune is True and self.params is None:
+        small = len(y_tr) <= SEARCH_TABLE_ROWS
+        if stop and self.params is None and (self.tune is True or (self.tune is None and small)):
             booster = self._search(x_tr, y_tr, x_va, y_va)
         if booster is None:
             dvalid = self._dmatrix(x_va, y_va, self.nthread_) if stop else None
@@ -252,13 +271,18 @@ class ChurnModel:
                 rounds.append(booster.best_iteration + 1)
             # every fold learned from (k-1)/k of the rows; the final model learns from all
             scaled = int(round(np.mean(rounds) * INNER_FOLDS / (INNER_FOLDS - 1)))
-            return Trial(overrides, _log_loss(y, margin), max(scaled, 1) - 1, margin=margin)
+            row_loss = row_log_loss(y, margin)
+            return Trial(
+                overrides, float(row_loss.mean()), max(scaled, 1) - 1, None, margin, row_loss
+            )
 
         workers = 1 if self.n_jobs == 1 else 2
         trials = run_trials(train_one, candidates(self.seed), workers)
         best = best_trial(trials)
         self.tuned_ = best.params
-        self.trials_ = [Trial(t.params, t.loss, t.best_iteration) for t in trials]
+        self.trials_ = [
+            Trial(t.params, t.loss, t.best_iteration, row_loss=t.row_loss) for t in trials
+        ]
         dtrain = xgb.DMatrix(matrix, y, feature_names=names, nthread=self.nthread_)
         self.booster_ = self._train(self._params(), best.best_iteration + 1, dtrain, None)
         self.best_iteration_ = best.best_iteration
@@ -347,11 +371,6 @@ class ChurnModel:
         model.encoder_ = Encoder.from_json(meta["encoder"])
         model.calibrator_ = Calibrator(**meta["calibrator"])
         return model
-
-
-def _log_loss(y: np.ndarray, margin: np.ndarray) -> float:
-    """Mean binary log-loss of log-odds ``margin`` (what XGBoost's ``logloss`` measures)."""
-    return float(np.mean(np.logaddexp(0.0, margin) - y * margin))
 
 
 def _inner_split(x: pd.DataFrame, y: np.ndarray, seed: int):

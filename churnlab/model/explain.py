@@ -101,10 +101,14 @@ def _direction(values: pd.Series, shap: np.ndarray, categorical: bool) -> int:
         top = means.mean().max()
         return int(np.sign(top))
     x = pd.to_numeric(values, errors="coerce").to_numpy(float)
-    known = ~np.isnan(x)
-    if known.sum() < 2 or np.std(x[known]) == 0 or np.std(shap[known]) == 0:
+    known = np.isfinite(x)
+    x, shap = x[known], np.asarray(shap, dtype=float)[known]
+    # constant = max equals min: a float32 standard deviation of equal values is not always
+    # exactly 0, and the correlation is then undefined (a tree that sends every scored row
+    # the same way gives a feature one SHAP value)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(shap) == 0:
         return 0
-    return int(np.sign(np.corrcoef(x[known], shap[known])[0, 1]))
+    return int(np.sign(np.corrcoef(x, shap)[0, 1]))
 
 
 def _credit_shares(frame: pd.DataFrame) -> pd.Series:

@@ -4,14 +4,21 @@ Churn tables differ: a flat table of a few thousand customers with mostly additi
 wants stumps and strong regularisation, a long history of snapshots wants deeper trees. The
 search tries a fixed number of candidates (tree depth, learning rate, minimum child weight,
 L2 regularisation): :data:`churnlab.model.booster.DEFAULT_PARAMS` first, a short ladder of
-depths, then draws from the seed,
-trains each with early stopping on the validation rows the model was given (the temporal
-validation period; for a table without one, :data:`INNER_FOLDS` inner folds up to
-:data:`INNER_FOLD_ROWS` rows, else a 20 % split) and keeps the one with the lowest validation
-log-loss. On inner folds the winner is then trained on every row for its mean best number of
-rounds (scaled up to the larger training set) and calibrated on its out-of-fold margins, as
-scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does. The budget depends only on the data's size, never on the
-clock: same inputs and seed, same candidates, same choice, same bytes.
+depths (:data:`CORE`), then draws from the seed, trains each with early stopping on the
+validation rows the model was given (the temporal validation period; for a table without
+one, :data:`INNER_FOLDS` inner folds up to :data:`INNER_FOLD_ROWS` rows, else a 20 % split)
+and keeps the shallowest candidate whose validation log-loss is within one standard error of
+the lowest (:func:`best_trial`). On inner folds the winner is then trained on every row for
+its mean best number of rounds (scaled up to the larger training set) and calibrated on its
+out-of-fold margins, as scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does. The
+budget depends only on the data's size, never on the clock: same inputs and seed, same
+candidates, same choice, same bytes.
+
+On a temporal validation period (the monthly report's models) the search is the cheap one:
+the :data:`CORE` candidates only, and only for a model that learns from at most
+:data:`SEARCH_TABLE_ROWS` rows, where the candidates' sample is at least a tenth of the
+training rows (a depth chosen on a much smaller sample than the model learns from favours
+trees too shallow for it), and where the few extra fits stay small next to a report.
 
 Large tables: each candidate learns from a seeded stratified sample of at most
 :data:`SEARCH_ROWS` training rows (and is judged on at most :data:`SEARCH_VALID_ROWS`
@@ -34,12 +41,18 @@ SPACE: dict[str, tuple[float, ...]] = {
     "min_child_weight": (1.0, 5.0, 20.0, 50.0),
     "lambda": (1.0, 5.0, 20.0),
 }
+#: the tree depth of :data:`churnlab.model.booster.DEFAULT_PARAMS` (a candidate without a
+#: ``max_depth`` of its own has it)
+DEFAULT_DEPTH = 4
 #: candidates tried, the defaults included
 CANDIDATES = 8
 #: training rows each candidate learns from at most (a seeded stratified sample above it)
 SEARCH_ROWS = 40_000
 #: validation rows each candidate is judged on at most
 SEARCH_VALID_ROWS = 50_000
+#: a model with a temporal validation period is searched by default (``tune=None``) when it
+#: learns from at most this many rows: ten times the candidates' sample
+SEARCH_TABLE_ROWS = 10 * SEARCH_ROWS
 #: a table without a validation period and at most this many rows is searched on inner folds
 #: (every row validates once: a steadier choice than one 20 % split); larger ones on the split
 INNER_FOLD_ROWS = 20_000
@@ -60,6 +73,8 @@ class Trial:
     booster: object = field(default=None, repr=False, compare=False)
     #: inner folds: the out-of-fold margins of every row (to calibrate the winner)
     margin: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the log-loss of every validation row (for the one-standard-error rule)
+    row_loss: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 #: tried first, whatever the seed: the defaults and the depth ladder that matters most
@@ -118,6 +133,35 @@ def run_trials(train_one, trials: list[dict], workers: int = 2) -> list[Trial]:
         return list(pool.map(train_one, trials))
 
 
+def row_log_loss(y: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """Binary log-loss of every row from its log-odds ``margin``."""
+    return np.logaddexp(0.0, margin) - y * margin
+
+
+def depth(params: dict) -> int:
+    """A candidate's tree depth (the defaults' when it does not override it)."""
+    return int(params.get("max_depth", DEFAULT_DEPTH))
+
+
 def best_trial(trials: list[Trial]) -> Trial:
-    """The lowest validation log-loss; on a tie the earlier candidate (the defaults first)."""
-    return min(trials, key=lambda t: t.loss)
+    """The shallowest candidate within one standard error of the lowest validation log-loss.
+
+    The one-standard-error rule (Breiman et al., *Classification and Regression Trees*, 1984;
+    Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 7.10): a candidate
+    whose mean loss exceeds the best one's by less than the standard error of that
+    difference (paired over the same validation rows) is as good as far as the validation
+    rows can tell, and the simpler model is the steadier choice. Among those, the shallowest
+    trees win, then the lower loss, then the earlier candidate. Without per-row losses: the
+    lowest loss, on a tie the earlier candidate (the defaults first).
+    """
+    best = min(trials, key=lambda t: t.loss)
+    if best.row_loss is None or len(best.row_loss) < 2:
+        return best
+    within = []
+    for t in trials:
+        if t.row_loss is None:
+            continue
+        diff = t.row_loss - best.row_loss
+        if diff.mean() <= diff.std(ddof=1) / np.sqrt(len(diff)):
+            within.append(t)
+    return min(within, key=lambda t: (depth(t.params), t.loss))
