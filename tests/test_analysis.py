@@ -11,7 +11,6 @@ from test_model import make_table
 
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.table import FeatureTable, load_feature_table
-from churnlab.model.booster import ChurnModel
 from churnlab.model.splits import recent_snapshots
 from churnlab.report.analysis import analyze_month, analyze_table, write_results
 
@@ -240,22 +239,6 @@ def test_a_row_budget_trains_on_recent_snapshots_only_and_says_so():
     pd.testing.assert_frame_equal(capped.scores, other.scores)
     full = analyze_month(relabel(table, "2025-02"), "2025-08", max_train_rows=None)
     assert not full.scores["churn_probability"].equals(capped.scores["churn_probability"])
-
-
-def test_a_model_whose_history_the_row_budget_cuts_keeps_the_defaults():
-    from churnlab.model.backtest import fit_history
-
-    table = monthly()
-    train, valid = ["2025-03", "2025-04", "2025-05"], ["2025-06"]
-    rows = int(table.at(train).labelled.sum())
-    whole = fit_history(table, train, valid, seed=2, max_rows=rows)  # nothing cut: searched
-    assert len(whole.trials_) > 1
-    notes: list[str] = []
-    cut = fit_history(table, train, valid, seed=2, max_rows=rows - 1, notes=notes)
-    assert cut.trials_ == [] and cut.tuned_ == {} and notes  # the newest two months only
-    plain = ChurnModel(seed=2, tune=False).fit(table.at(train[1:]), table.at(valid))
-    rows_08 = table.at("2025-08")
-    assert np.array_equal(cut.predict_proba(rows_08), plain.predict_proba(rows_08))
 
 
 def test_a_report_explains_a_seeded_sample_with_shap_but_scores_every_customer(monkeypatch):

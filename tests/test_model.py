@@ -319,23 +319,12 @@ def test_given_params_switch_the_search_off(split_table):
     assert model.trials_ == [] and model.tuned_ == {}
     off = ChurnModel(seed=3, tune=False).fit(table.at(train), table.at(valid))
     assert off.trials_ == [] and off._params()["max_depth"] == 4
-    # by default a table without a validation period is searched on inner folds, and a
-    # model with one when it learns from at most SEARCH_TABLE_ROWS rows
+    # by default a model with a validation period keeps the defaults (the report's many
+    # backtest models), and a table without one is searched on inner folds
+    default = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
+    assert default.trials_ == [] and default.tuned_ == {}
     flat = ChurnModel(seed=3).fit(table.at(train))
     assert len(flat.trials_) > 1
-    default = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
-    assert len(default.trials_) > 1
-
-
-def test_by_default_a_model_that_learns_from_many_rows_keeps_the_defaults(monkeypatch, split_table):
-    table, train, valid, _ = split_table
-    rows = int(table.at(train).labelled.sum())
-    monkeypatch.setattr("churnlab.model.booster.SEARCH_TABLE_ROWS", rows - 1)
-    large = ChurnModel(seed=3).fit(table.at(train), table.at(valid))
-    assert large.trials_ == [] and large.tuned_ == {}
-    assert len(ChurnModel(seed=3, tune=True).fit(table.at(train), table.at(valid)).trials_) > 1
-    monkeypatch.setattr("churnlab.model.booster.SEARCH_TABLE_ROWS", rows)
-    assert len(ChurnModel(seed=3).fit(table.at(train), table.at(valid)).trials_) > 1
 
 
 def test_on_large_tables_the_search_samples_and_the_winner_learns_from_every_row(

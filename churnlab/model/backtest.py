@@ -56,16 +56,12 @@ def fit_history(
     notes: list[str] | None = None,
     role: str = "The",
     threads: int | None = None,
-    tune: bool | None = None,
 ) -> ChurnModel:
     """A model trained on the snapshots ``train`` (within the row budget), validated on ``valid``.
 
     ``valid=None`` lets the model early-stop and calibrate on a stratified 20 % of its
     training rows. When the budget drops older snapshots, ``notes`` gets a sentence that
-    starts with ``role`` ("The backtest model learned from ..."), and the model keeps the
-    default parameters: the budget is there because the table is large, and the search
-    (:mod:`churnlab.model.tuning`) is for tables small enough that its extra fits cost
-    little; otherwise ``tune`` is :class:`ChurnModel`'s (None: its default). ``threads``: the
+    starts with ``role`` ("The backtest model learned from ..."). ``threads``: the
     training threads (:meth:`ChurnModel.fit`).
     """
     kept = recent_snapshots(table, train, max_rows)
@@ -75,7 +71,7 @@ def fit_history(
             f"training snapshots ({kept[0]} to {kept[-1]}; the newest up to {max_rows:,} rows) "
             "to bound training time."
         )
-    model = ChurnModel(seed=seed, params=params, tune=False if len(kept) < len(train) else tune)
+    model = ChurnModel(seed=seed, params=params)
     return model.fit(table.at(kept), table.at(valid) if valid else None, threads=threads)
 
 

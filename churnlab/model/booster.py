@@ -41,7 +41,6 @@ from churnlab.model.tuning import (
     INNER_FOLD_ROWS,
     INNER_FOLDS,
     SEARCH_ROWS,
-    SEARCH_TABLE_ROWS,
     SEARCH_VALID_ROWS,
     Trial,
     best_trial,
@@ -100,13 +99,13 @@ class ChurnModel:
     :mod:`churnlab.model.tuning` and keep the shallowest candidate that predicts held-out
     rows as well as the best one, within a standard error (``tuned_``: the overrides of the
     defaults, ``{}`` when the defaults won; ``trials_``: every candidate's log-loss).
-    ``tune=None`` (the default) searches where it is cheap next to the rest of a run: a table
-    without a validation period (a customer table for ``churnlab explain``) of up to
-    ``INNER_FOLD_ROWS`` rows, on inner folds with every candidate; a model with a validation
-    period (the monthly report's backtest and forward models) that learns from at most
-    ``SEARCH_TABLE_ROWS`` rows, on that period with the few ``CORE`` candidates (their cost
-    and gain are in benchmarks/RESULTS.md, issue 12 notes). ``tune=True`` searches a model
-    with a validation period of any size; ``tune=False`` never searches; given ``params``
+    ``tune=None`` (the default) searches only where it is cheap next to the rest of a run: a
+    table without a validation period (a customer table for ``churnlab explain``) of up to
+    ``INNER_FOLD_ROWS`` rows, on inner folds with every candidate. Models with a validation
+    period (the monthly report's backtest and forward models) keep the defaults unless
+    ``tune=True``, which tries the few ``CORE`` candidates on that period: in the report it
+    fits them for every model of every backtest, for a gain within the noise (cost and gain
+    in benchmarks/RESULTS.md, issue 12 notes). ``tune=False`` never searches; given ``params``
     switch the search off: they are used as they are.
     """
 
@@ -222,8 +221,7 @@ class ChurnModel:
         self.feature_names_ = self.encoder_.columns
         stop = len(y_va) > 0 and y_va.min() != y_va.max()
         self.tuned_, self.trials_, booster = {}, [], None
-        small = len(y_tr) <= SEARCH_TABLE_ROWS
-        if stop and self.params is None and (self.tune is True or (self.tune is None and small)):
+        if stop and self.params is None and self.tune is True:
             booster = self._search(x_tr, y_tr, x_va, y_va)
         if booster is None:
             dvalid = self._dmatrix(x_va, y_va, self.nthread_) if stop else None

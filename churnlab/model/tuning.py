@@ -14,11 +14,8 @@ out-of-fold margins, as scikit-learn's ``CalibratedClassifierCV(ensemble=False)`
 budget depends only on the data's size, never on the clock: same inputs and seed, same
 candidates, same choice, same bytes.
 
-On a temporal validation period (the monthly report's models) the search is the cheap one:
-the :data:`CORE` candidates only, and only for a model that learns from at most
-:data:`SEARCH_TABLE_ROWS` rows, where the candidates' sample is at least a tenth of the
-training rows (a depth chosen on a much smaller sample than the model learns from favours
-trees too shallow for it), and where the few extra fits stay small next to a report.
+On a temporal validation period (``ChurnModel(tune=True)``; the monthly report's models do
+not search by default) the search is the cheap one: the :data:`CORE` candidates only.
 
 Large tables: each candidate learns from a seeded stratified sample of at most
 :data:`SEARCH_ROWS` training rows (and is judged on at most :data:`SEARCH_VALID_ROWS`
@@ -50,9 +47,6 @@ CANDIDATES = 8
 SEARCH_ROWS = 40_000
 #: validation rows each candidate is judged on at most
 SEARCH_VALID_ROWS = 50_000
-#: a model with a temporal validation period is searched by default (``tune=None``) when it
-#: learns from at most this many rows: ten times the candidates' sample
-SEARCH_TABLE_ROWS = 10 * SEARCH_ROWS
 #: a table without a validation period and at most this many rows is searched on inner folds
 #: (every row validates once: a steadier choice than one 20 % split); larger ones on the split
 INNER_FOLD_ROWS = 20_000

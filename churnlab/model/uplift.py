@@ -96,9 +96,7 @@ def fit_baseline(
     rows = table.subset(~touched.to_numpy(bool))
     valid = snapshots[-1:] if len(snapshots) >= 2 else None
     train = snapshots[:-1] if valid else snapshots
-    # with a validation month, the defaults, as before the report's churn models searched:
-    # the retention-action figures (benchmarks/RESULTS.md) were measured with them
-    return fit_history(rows, train, valid, seed, max_rows, tune=False if valid else None)
+    return fit_history(rows, train, valid, seed, max_rows)
 
 
 @dataclass
