@@ -18,6 +18,7 @@ from churnlab.model.uplift import (
     Randomized,
     UpliftModel,
     expected_qini_curve,
+    fit_ridge_logit,
     qini_coefficient,
     qini_curve,
     uplift_at,
@@ -248,6 +249,45 @@ def _randomized(n: int, seed: int) -> tuple[FeatureTable, Randomized, np.ndarray
     table = FeatureTable(frame, {"x0": "profile", "x1": "price", "x2": "support"})
     data = Randomized(table, np.full(n, "fix"), treated, y)
     return table, data, p0 - p1
+
+
+def test_ridge_logit_intercept_only_by_hand():
+    # no feature: the intercept is the log-odds of the churn rate, less the offset
+    y = np.array([1.0, 0.0, 0.0, 0.0])
+    fit = fit_ridge_logit(np.zeros((4, 0)), y, np.zeros(4), ridge=30.0)
+    assert fit.intercept == pytest.approx(np.log(1 / 3), abs=1e-9)
+    shifted = fit_ridge_logit(np.zeros((4, 0)), y, np.full(4, 0.5), ridge=30.0)
+    assert shifted.intercept == pytest.approx(np.log(1 / 3) - 0.5, abs=1e-9)
+    np.testing.assert_allclose(shifted.margin(np.zeros((2, 0))), np.log(1 / 3) - 0.5)
+
+
+def test_ridge_logit_two_groups_by_hand():
+    # one binary feature, (almost) no penalty: the fit is saturated, each group's log-odds
+    # is that of its own churn rate (1/2 -> 0, 3/4 -> log 3)
+    x = np.array([[0.0], [0.0], [1.0], [1.0], [1.0], [1.0]])
+    y = np.array([1.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+    fit = fit_ridge_logit(x, y, np.zeros(6), ridge=1e-9)
+    np.testing.assert_allclose(fit.margin(np.array([[0.0], [1.0]])), [0.0, np.log(3)], atol=1e-6)
+    # a huge penalty leaves only the intercept: the pooled rate 4/6 -> log 2
+    flat = fit_ridge_logit(x, y, np.zeros(6), ridge=1e12)
+    np.testing.assert_allclose(flat.margin(np.array([[0.0], [1.0]])), np.log(2), atol=1e-6)
+
+
+def test_ridge_logit_meets_its_optimality_condition():
+    # at the optimum the score of the penalized likelihood is zero: z'(y - p) = ridge * w
+    # (the intercept unpenalized); a constant column gets weight 0; same inputs, same bytes
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.normal(size=500), rng.normal(2, 3, 500), np.ones(500)])
+    offset = rng.normal(size=500)
+    y = (rng.random(500) < 1 / (1 + np.exp(-(offset + 0.8 * x[:, 0])))).astype(float)
+    fit = fit_ridge_logit(x, y, offset, ridge=7.0)
+    z = np.column_stack([np.ones(500), (x - fit.mean) / fit.scale])
+    p = 1 / (1 + np.exp(-(offset + fit.margin(x))))
+    np.testing.assert_allclose(z.T @ (y - p), 7.0 * np.r_[0.0, fit.weights], atol=1e-7)
+    assert fit.weights[2] == 0.0 and fit.weights[0] > 0.3
+    again = fit_ridge_logit(x, y, offset, ridge=7.0)
+    assert again.intercept == fit.intercept
+    np.testing.assert_array_equal(again.weights, fit.weights)
 
 
 def test_uplift_model_finds_who_the_action_helps():
