@@ -75,6 +75,28 @@ def test_pooled_model_learns_the_same_curve():
     assert np.abs(model.survival(rows).mean(0) - 0.8 ** np.arange(1, 5)).max() < 0.04
 
 
+def test_row_budget_is_a_seeded_random_share_of_every_month_ahead():
+    table = constant_hazard_panel(per_snapshot=600)
+    time, event = outcome_arrays(table)
+    budget = 4000
+    model = SurvivalModel(horizons=6, seed=3, max_rows=budget).fit(table, time, event)
+    assert model.train_rows_ == budget
+    row, k, _ = person_months(time, event, 6)
+    chosen = model._sample(row, k)
+    assert len(chosen) == budget and np.all(np.diff(chosen) > 0)  # distinct, in row order
+    # every month ahead keeps the same share of its rows, up to binomial noise
+    share = budget / len(k)
+    kept = np.bincount(k[chosen], minlength=7)[1:]
+    available = np.bincount(k, minlength=7)[1:]
+    sd = np.sqrt(available * share * (1 - share))
+    assert np.all(np.abs(kept - available * share) < 5 * sd), (kept, available * share)
+    assert np.array_equal(chosen, model._sample(row, k))
+    other = SurvivalModel(horizons=6, seed=4, max_rows=budget).fit(table, time, event)
+    assert not np.array_equal(chosen, other._sample(row, k))
+    everything = SurvivalModel(horizons=6, max_rows=None).fit(table, time, event)
+    assert everything.train_rows_ == len(k)
+
+
 def test_person_months_never_count_censoring_as_churn():
     row, k, churned = person_months(np.array([3, 2, 0, 5]), np.array([1, 0, 0, 1]), horizons=4)
     # row 0 churned in month 3; row 1 was there through month 2 (censored); row 2 was never

@@ -10,13 +10,18 @@ model per horizon (the default), or one model for every horizon with k as an inp
 (``pooled=True``): benchmarks/bench_survival.py measures both, and one model per horizon
 ranked better and trained faster (each model is small enough for few rounds).
 
-Row budget: person-month rows grow with customers x snapshots x horizons, so each horizon
-learns from at most ``max_rows / K`` rows, a seeded random sample of all its rows. Unlike the
-churn model, which takes its newest snapshots whole, the sample spreads over every snapshot:
-the rows of one customer in consecutive snapshots are much alike, and spreading sees more
-customers and states for the same rows (benchmarks/RESULTS.md, "Survival"). Early stopping
-watches the log-loss of a seeded random 20 % of the customers (all their rows), held out of
-training. The models of the months ahead are independent and train two at a time.
+Row budget: person-month rows grow with customers x snapshots x horizons, so the models learn
+from at most ``max_rows`` of them, a seeded random sample of all the person-month rows of the
+modelled horizons: each month ahead gets its share of the budget in proportion to its rows (a
+near month, with more customers at risk and more churns, gets more rows than a far one). Unlike
+the churn model, which takes its newest snapshots whole, the sample spreads over every
+snapshot: the rows of one customer in consecutive snapshots are much alike, and spreading sees
+more customers and states for the same rows. The trees are shallow (depth 2, a hessian weight
+of at least 20 per leaf: hundreds of rows at a monthly churn rate of a few per cent): a month's
+hazard is learnt from few churns, and smoother models ranked customers better at the same cost
+(benchmarks/RESULTS.md, "Survival"). Early stopping watches the log-loss of a seeded random
+fifth of the customers (all their rows), held out of training. The models of the months ahead are
+independent and train two at a time.
 
 Horizons with too little history (fewer than :data:`MIN_ROWS` at-risk rows or
 :data:`MIN_EVENTS` churns in month k) are not modelled: ``horizons_`` stops before the first
@@ -49,7 +54,7 @@ from churnlab.model.encoding import Encoder
 
 #: months ahead the model predicts (the report's 12-month view)
 HORIZONS = 12
-#: person-month training rows of one model at most (benchmarks/RESULTS.md, "Survival")
+#: person-month training rows of all the months ahead together, at most (module docstring)
 MAX_TRAIN_ROWS = 600_000
 #: a horizon is modelled only with at least this many at-risk rows and churns in its month
 MIN_ROWS = 200
@@ -64,9 +69,9 @@ DEFAULT_PARAMS: dict = {
     "objective": "binary:logistic",
     "eval_metric": "logloss",
     "tree_method": "hist",
-    "max_depth": 4,
+    "max_depth": 2,
     "eta": 0.1,
-    "min_child_weight": 5.0,
+    "min_child_weight": 20.0,
     "subsample": 0.8,
     "colsample_bytree": 0.8,
     "lambda": 5.0,
@@ -209,19 +214,13 @@ class SurvivalModel:
         ]
 
     def _sample(self, row: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Positions of the person-month rows learned from: per horizon, a seeded random
-        ``max_rows / horizons_`` of its rows (module docstring)."""
-        inside = k <= self.horizons_
-        if self.max_rows is None:
-            return np.flatnonzero(inside)
-        quota = max(self.max_rows // self.horizons_, 1)
-        draw = np.random.default_rng(self.seed).random(len(row))
-        order = np.lexsort((draw, k))  # by horizon, then at random
-        k_sorted = k[order]
-        first = np.searchsorted(k_sorted, np.arange(1, self.horizons_ + 1), side="left")
-        rank = np.arange(len(order)) - first[np.clip(k_sorted - 1, 0, self.horizons_ - 1)]
-        chosen = order[(rank < quota) & inside[order]]
-        return np.sort(chosen)
+        """Positions of the person-month rows learned from: a seeded random ``max_rows`` of
+        the rows of horizons 1..``horizons_`` (module docstring), in their original order."""
+        inside = np.flatnonzero(k <= self.horizons_)
+        if self.max_rows is None or len(inside) <= self.max_rows:
+            return inside
+        draw = np.random.default_rng(self.seed).random(len(inside))
+        return np.sort(inside[np.argsort(draw, kind="stable")[: self.max_rows]])
 
     def _validation_rows(self, ids: np.ndarray) -> np.ndarray:
         """True for the rows of a seeded random :data:`VALID_SHARE` of the customers."""
