@@ -382,7 +382,7 @@ def test_a_small_table_without_validation_period_is_searched_on_inner_folds():
     assert np.mean(np.logaddexp(0, margin) - y * margin) == pytest.approx(best.loss, rel=1e-9)
 
 
-def test_fits_side_by_side_run_on_one_thread_each_and_give_the_same_models(split_table):
+def test_fits_side_by_side_run_in_pairs_on_one_thread_each_and_give_the_same_models(split_table):
     from churnlab.model.backtest import side_by_side
 
     table, train, valid, test = split_table
@@ -397,7 +397,9 @@ def test_fits_side_by_side_run_on_one_thread_each_and_give_the_same_models(split
         return fit
 
     pairs = side_by_side([job(1), job(2), job(3)])
-    assert seen == [1, 1, 1] and [n for _, n in pairs] == [1, 1, 1]
+    # a pair on one thread each, then the odd one out alone with the usual thread choice
+    assert seen == [1, 1, None]
+    assert [n for _, n in pairs] == [1, 1, pairs[2][0]._threads(len(table.at(train).frame))]
     rows = table.at(test)
     for seed, (model, _) in zip((1, 2, 3), pairs, strict=True):  # in the jobs' order
         alone = ChurnModel(seed=seed, n_jobs=2).fit(table.at(train), table.at(valid))

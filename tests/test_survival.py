@@ -18,6 +18,7 @@ from churnlab.model.survival import (
     duration_leaks,
     outcome_arrays,
     person_months,
+    smallest,
 )
 from churnlab.report.survival import retention_columns, survival_month, survival_table
 from churnlab.synth import generate, write_world
@@ -374,3 +375,16 @@ def test_inactivity_churn_has_no_time_to_churn(world):
     result = survival_month(table, "2025-12")
     assert result.metrics["available"] is False
     assert "cancellation churn only" in result.metrics["reason"] and result.scores.empty
+
+
+def test_smallest_is_the_head_of_a_stable_sort_ties_included():
+    rng = np.random.default_rng(7)
+    for size, n in [(1000, 1), (1000, 999), (1000, 1000), (1000, 1500), (50, 0), (0, 3)]:
+        # few distinct values: many ties at the cut, which go to the earlier positions
+        values = rng.integers(0, 7, size).astype(float)
+        expected = np.sort(np.argsort(values, kind="stable")[:n])
+        np.testing.assert_array_equal(smallest(values, n), expected)
+    values = rng.random(10_000)
+    np.testing.assert_array_equal(
+        smallest(values, 1234), np.sort(np.argsort(values, kind="stable")[:1234])
+    )

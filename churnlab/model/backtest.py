@@ -76,18 +76,23 @@ def fit_history(
 
 
 def side_by_side(jobs: list[Callable[[int | None], T]]) -> list[T]:
-    """Independent model fits, each ``job(threads)``, two at a time on one thread each.
+    """Independent model fits, each ``job(threads)``: in pairs, side by side on one thread
+    each; a job left without a partner (one job, or the last of an odd number) runs alone
+    with the usual thread choice (None: both cores on a large table).
 
     XGBoost's per-node thread barriers make one fit on two threads slower than two fits on
     one thread each, and much slower when other work shares the cores (benchmarks/RESULTS.md,
-    "Training threads"); XGBoost frees the GIL while it trains. A single job gets the usual
-    thread choice (None). Results come in the jobs' order and are the same models as fitted
-    one after the other (the thread count never changes a model).
+    "Training threads"); XGBoost frees the GIL while it trains. A fit alone on one thread
+    would leave a core idle. Results come in the jobs' order and are the same models as
+    fitted one after the other (the thread count never changes a model).
     """
-    if len(jobs) < 2:
-        return [job(None) for job in jobs]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda job: job(1), jobs))
+    paired = len(jobs) - len(jobs) % 2
+    out: list[T] = []
+    if paired:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for start in range(0, paired, 2):
+                out += list(pool.map(lambda job: job(1), jobs[start : start + 2]))
+    return out + [job(None) for job in jobs[paired:]]
 
 
 def score_snapshot(model: ChurnModel, rows: FeatureTable, snapshot: str | None) -> Backtest:
