@@ -368,10 +368,16 @@ def _partial_dependence(model, sample: np.ndarray, drafts: list) -> np.ndarray:
             continue
         users = ens.users(cols)
         rest = whole - trees.margin(ens, sample, users, threads)
-        stacked = np.concatenate(
-            [_with_value(sample, cols, grid, feat in categorical, g) for g in grid]
-        )
-        own = trees.margin(ens, stacked, users, threads).reshape(len(grid), len(sample)).T
+        if len(grid) > 62:  # more levels than a grid mask holds: one version per level
+            stacked = np.concatenate(
+                [_with_value(sample, cols, grid, feat in categorical, g) for g in grid]
+            )
+            own = trees.margin(ens, stacked, users, threads).reshape(len(grid), -1).T
+        else:
+            values = np.stack(
+                [_with_value(sample[:1], cols, grid, feat in categorical, g)[0, cols] for g in grid]
+            )
+            own = trees.grid_margins(ens, sample, users, cols, values, threads)
         out.append((rest[:, None] + own).mean(axis=0))
     return np.concatenate(out)
 
@@ -556,8 +562,8 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     psi_j = ((f(x) - f(x, j fixed)) + (f(x, family fixed but j) - f(x, family fixed))) / 2,
     the average of j's first and last position in the family (exact for features that
     interact at most in pairs). Only rows where j and at least one other feature of its
-    family are away from their reference are evaluated, two stacked evaluations each: a
-    feature that is the only one moved in its family gets the family's credit, the others 0.
+    family are away from their reference are evaluated: a feature that is the only one moved
+    in its family gets the family's credit, the others 0.
     """
     n = len(x)
     out = np.zeros((n, len(refs)))
@@ -565,31 +571,22 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     moved = np.zeros((n, len(refs)), dtype=bool)
     for j, ref in enumerate(refs):
         moved[:, j] = _changed(x, r, list(ref.columns))
-    jobs = []  # (feature, family, rows)
-    for a, js in enumerate(fam_feats):
-        several = moved[:, js].sum(axis=1) >= 2
-        for j in js:
-            rows = np.flatnonzero(moved[:, j] & several)
-            if len(rows):
-                jobs.append((j, a, rows))
     ens = _ensemble(model)
-    if ens is not None:
-        users: dict[int, np.ndarray] = {}
-        for j, a, rows in jobs:
-            cols = list(refs[j].columns)
-            if j not in users:
-                users[j] = ens.users(cols)
-            # as it is; j fixed; family fixed but j; family fixed (j's trees only: the
-            # others reach the same leaves in the first two and in the last two)
-            take = np.zeros((4, x.shape[1]), dtype=bool)
-            take[1, cols] = True
-            take[2, fam_cols[a]] = True
-            take[2, cols] = False
-            take[3, fam_cols[a]] = True
-            s = trees.states(ens, x, r, rows, users[j], take, _threads(model))
-            out[rows, j] = 0.5 * ((s[:, 0] - s[:, 1]) + (s[:, 2] - s[:, 3]))
+    if ens is not None:  # per family: its trees only, every feature's flips in one walk
+        for a, js in enumerate(fam_feats):
+            rows = np.flatnonzero(moved[:, js].sum(axis=1) >= 2)
+            if not len(rows):
+                continue
+            col_feat = np.full(x.shape[1], -1, dtype=np.int64)
+            for local, j in enumerate(js):
+                col_feat[list(refs[j].columns)] = local
+            users = ens.users(fam_cols[a])
+            d_last, d_first = trees.feature_flips(
+                ens, x, r, rows, users, col_feat, len(js), _threads(model)
+            )
+            out[np.ix_(rows, js)] = 0.5 * (d_last + d_first)
     else:
-        _feature_split_margins(model, x, r, refs, fam_cols, jobs, v_full, v_fixed, out)
+        _feature_split_margins(model, x, r, refs, fam_feats, moved, v_full, v_fixed, out)
     for a, js in enumerate(fam_feats):
         psi = out[:, js]
         rest = phi[:, a] - _rowsum(psi)
@@ -604,8 +601,17 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     return out
 
 
-def _feature_split_margins(model, x, r, refs, fam_cols, jobs, v_full, v_fixed, out) -> None:
-    """:func:`_feature_split`'s psi from the model's own predictions (any booster)."""
+def _feature_split_margins(model, x, r, refs, fam_feats, moved, v_full, v_fixed, out) -> None:
+    """:func:`_feature_split`'s psi from the model's own predictions (any booster), two
+    stacked evaluations per feature and row."""
+    fam_cols = [sorted(c for j in js for c in refs[j].columns) for js in fam_feats]
+    jobs = []  # (feature, family, rows)
+    for a, js in enumerate(fam_feats):
+        several = moved[:, js].sum(axis=1) >= 2
+        for j in js:
+            rows = np.flatnonzero(moved[:, j] & several)
+            if len(rows):
+                jobs.append((j, a, rows))
     k = 0
     while k < len(jobs):
         batch, size = [], 0

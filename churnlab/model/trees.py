@@ -390,3 +390,133 @@ def coalitions(ens: Ensemble, x, r, col_fam, masks, threads=None) -> np.ndarray:
         states(ens, x, r, np.arange(len(x)), every, take_r.reshape(len(masks), -1), threads)
         + ens.offset
     )
+
+
+@njit(cache=True, nogil=True)
+def _flip_walk(x, r, i, node, col_feat, fixed, flip, left, right, column, threshold, dleft):
+    """The leaf from ``node`` on: the family's columns at r when ``fixed`` else at x, except
+    feature ``flip``'s, which take the other."""
+    while left[node] >= 0:
+        c = column[node]
+        j = col_feat[c]
+        at_r = (j >= 0 and fixed) != (j >= 0 and j == flip)
+        v = r[i, c] if at_r else x[i, c]
+        node = left[node] if _left(v, node, threshold, dleft) else right[node]
+    return node
+
+
+@njit(cache=True, nogil=True)
+def _split_kernel(x, r, rows, lo, hi, trees, col_feat, nfeat, start, left, right, column,
+                  threshold, dleft, value, spawned, d_last, d_first):  # fmt: skip
+    """Per row and feature j of one family: sum over trees of leaf(x) - leaf(x, j at r) and
+    leaf(family at r but j) - leaf(family at r). A state with j flipped follows the
+    background's path until the first split on j where x and r go different ways; only
+    there does it walk on its own, so a tree costs two walks plus one per such split."""
+    for k in range(lo, hi):
+        i = rows[k]
+        for fixed in (False, True):
+            out = d_first if fixed else d_last
+            for t in trees:
+                for j in range(nfeat):
+                    spawned[j] = -1
+                node = start[t]
+                while left[node] >= 0:
+                    c = column[node]
+                    j = col_feat[c]
+                    a = _left(x[i, c], node, threshold, dleft)
+                    b = _left(r[i, c], node, threshold, dleft)
+                    main = b if j >= 0 and fixed else a
+                    if j >= 0 and spawned[j] < 0 and a != b:
+                        other = right[node] if main else left[node]
+                        spawned[j] = _flip_walk(
+                            x, r, i, other, col_feat, fixed, j, left, right, column, threshold,
+                            dleft,
+                        )  # fmt: skip
+                    node = left[node] if main else right[node]
+                for j in range(nfeat):
+                    if spawned[j] >= 0:
+                        diff = value[node] - value[spawned[j]]
+                        out[k, j] += -diff if fixed else diff
+
+
+def feature_flips(ens: Ensemble, x, r, rows, trees, col_feat, nfeat: int, threads=None):
+    """(d_last, d_first), each (len(rows) x nfeat), for one family: ``col_feat`` gives each
+    encoded column's feature in the family (0..nfeat-1) or -1; ``trees`` the trees that
+    split on the family. d_last[:, j] = f(x) - f(x, j at r); d_first[:, j] = f(x, family at
+    r but j) - f(x, family at r)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    r = np.ascontiguousarray(r, dtype=np.float32)
+    rows = np.asarray(rows, dtype=np.int64)
+    trees = np.asarray(trees, dtype=np.int64)
+    col_feat = np.asarray(col_feat, dtype=np.int64)
+    d_last, d_first = np.zeros((len(rows), nfeat)), np.zeros((len(rows), nfeat))
+    args = (ens.start, ens.left, ens.right, ens.column, ens.threshold, ens.default_left)
+
+    def run(lo, hi):
+        spawned = np.full(max(nfeat, 1), -1, dtype=np.int64)
+        _split_kernel(
+            x, r, rows, lo, hi, trees, col_feat, nfeat, *args, ens.value, spawned, d_last, d_first
+        )
+
+    _blocks(len(rows), _threads(threads), run)
+    return d_last, d_first
+
+
+@njit(cache=True, nogil=True)
+def _grid_kernel(x, lo, hi, trees, col_local, values, start, left, right, column, threshold,
+                 dleft, value, stack_node, stack_mask, out):  # fmt: skip
+    """out[i, g] = sum over trees of the leaf row i reaches with one feature at grid value g:
+    one walk per tree that splits the set of grid values where the feature's splits do."""
+    npos = values.shape[0]
+    every = (np.int64(1) << npos) - 1
+    for i in range(lo, hi):
+        for t in trees:
+            stack_node[0], stack_mask[0] = start[t], every
+            top = 1
+            while top > 0:
+                top -= 1
+                node, mask = stack_node[top], stack_mask[top]
+                while left[node] >= 0:
+                    c = column[node]
+                    k = col_local[c]
+                    if k < 0:
+                        go = _left(x[i, c], node, threshold, dleft)
+                        node = left[node] if go else right[node]
+                        continue
+                    lmask = np.int64(0)
+                    for g in range(npos):
+                        if mask >> g & 1 and _left(values[g, k], node, threshold, dleft):
+                            lmask |= np.int64(1) << g
+                    rmask = mask & ~lmask
+                    if lmask and rmask:
+                        stack_node[top], stack_mask[top] = right[node], rmask
+                        top += 1
+                        node, mask = left[node], lmask
+                    elif lmask:
+                        node = left[node]
+                    else:
+                        node = right[node]
+                for g in range(npos):
+                    if mask >> g & 1:
+                        out[i, g] += value[node]
+
+
+def grid_margins(ens: Ensemble, x, trees, cols, values: np.ndarray, threads=None) -> np.ndarray:
+    """Leaf sums of ``trees`` (no offset) for every row of ``x`` with the encoded columns
+    ``cols`` of one feature set to each row of ``values`` (grid values x len(cols), at most
+    62), (rows x grid values); each grid value adds its trees in tree order."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    trees = np.asarray(trees, dtype=np.int64)
+    col_local = np.full(x.shape[1], -1, dtype=np.int64)
+    col_local[list(cols)] = np.arange(len(cols))
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    out = np.zeros((len(x), len(values)))
+    args = (ens.start, ens.left, ens.right, ens.column, ens.threshold, ens.default_left)
+    nodes = max(len(ens.left), 1)
+
+    def run(lo, hi):
+        stacks = (np.zeros(nodes, np.int64), np.zeros(nodes, np.int64))
+        _grid_kernel(x, lo, hi, trees, col_local, values, *args, ens.value, *stacks, out)
+
+    _blocks(len(x), _threads(threads), run)
+    return out
