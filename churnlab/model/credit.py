@@ -572,19 +572,26 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     for j, ref in enumerate(refs):
         moved[:, j] = _changed(x, r, list(ref.columns))
     ens = _ensemble(model)
-    if ens is not None:  # per family: its trees only, every feature's flips in one walk
+    if ens is not None:  # only the trees that split on a feature; flips share their walks
+        several = [moved[:, js].sum(axis=1) >= 2 for js in fam_feats]
+        rows = np.flatnonzero(np.logical_or.reduce(several)) if several else np.zeros(0, int)
+        col_feat = np.full(x.shape[1], -1, dtype=np.int64)
+        for j, ref in enumerate(refs):
+            col_feat[list(ref.columns)] = j
+        threads = _threads(model)
+        actionable = np.flatnonzero(col_feat >= 0)
+        d_last = trees.feature_flips(
+            ens, x, r, rows, ens.users(actionable), col_feat, False, threads
+        )
         for a, js in enumerate(fam_feats):
-            rows = np.flatnonzero(moved[:, js].sum(axis=1) >= 2)
-            if not len(rows):
+            pick = np.flatnonzero(several[a][rows])
+            if not len(pick):
                 continue
-            col_feat = np.full(x.shape[1], -1, dtype=np.int64)
-            for local, j in enumerate(js):
-                col_feat[list(refs[j].columns)] = local
-            users = ens.users(fam_cols[a])
-            d_last, d_first = trees.feature_flips(
-                ens, x, r, rows, users, col_feat, len(js), _threads(model)
+            own = np.where(np.isin(col_feat, js), col_feat, -1)  # the family's columns
+            d_first = trees.feature_flips(
+                ens, x, r, rows[pick], ens.users(fam_cols[a]), own, True, threads
             )
-            out[np.ix_(rows, js)] = 0.5 * (d_last + d_first)
+            out[np.ix_(rows[pick], js)] = 0.5 * (d_last[np.ix_(pick, js)] + d_first[:, js])
     else:
         _feature_split_margins(model, x, r, refs, fam_feats, moved, v_full, v_fixed, out)
     for a, js in enumerate(fam_feats):

@@ -406,60 +406,66 @@ def _flip_walk(x, r, i, node, col_feat, fixed, flip, left, right, column, thresh
 
 
 @njit(cache=True, nogil=True)
-def _split_kernel(x, r, rows, lo, hi, trees, col_feat, nfeat, start, left, right, column,
-                  threshold, dleft, value, spawned, d_last, d_first):  # fmt: skip
-    """Per row and feature j of one family: sum over trees of leaf(x) - leaf(x, j at r) and
-    leaf(family at r but j) - leaf(family at r). A state with j flipped follows the
-    background's path until the first split on j where x and r go different ways; only
-    there does it walk on its own, so a tree costs two walks plus one per such split."""
+def _split_kernel(x, r, rows, lo, hi, trees, col_feat, fixed, start, left, right, column,
+                  threshold, dleft, value, flips, leaves, out):  # fmt: skip
+    """Per row and feature j: sum over trees of leaf(x) - leaf(x, j at r) (``fixed`` False)
+    or leaf(the features at r but j) - leaf(the features at r). A state with j flipped
+    follows the background's path until the first split on j where x and r go different
+    ways; only there does it walk on its own: a tree costs one walk plus one per such split."""
     for k in range(lo, hi):
         i = rows[k]
-        for fixed in (False, True):
-            out = d_first if fixed else d_last
-            for t in trees:
-                for j in range(nfeat):
-                    spawned[j] = -1
-                node = start[t]
-                while left[node] >= 0:
-                    c = column[node]
-                    j = col_feat[c]
-                    a = _left(x[i, c], node, threshold, dleft)
-                    b = _left(r[i, c], node, threshold, dleft)
-                    main = b if j >= 0 and fixed else a
-                    if j >= 0 and spawned[j] < 0 and a != b:
+        for t in trees:
+            count = 0  # features flipped on this tree's path: flips[:count], leaves
+            node = start[t]
+            while left[node] >= 0:
+                c = column[node]
+                j = col_feat[c]
+                a = _left(x[i, c], node, threshold, dleft)
+                if j < 0:
+                    node = left[node] if a else right[node]
+                    continue
+                b = _left(r[i, c], node, threshold, dleft)
+                main = b if fixed else a
+                if a != b:
+                    new = True
+                    for s in range(count):
+                        if flips[s] == j:
+                            new = False
+                    if new:
                         other = right[node] if main else left[node]
-                        spawned[j] = _flip_walk(
-                            x, r, i, other, col_feat, fixed, j, left, right, column, threshold,
-                            dleft,
+                        flips[count] = j
+                        leaves[count] = _flip_walk(
+                            x, r, i, other, col_feat, fixed, j, left, right, column,
+                            threshold, dleft,
                         )  # fmt: skip
-                    node = left[node] if main else right[node]
-                for j in range(nfeat):
-                    if spawned[j] >= 0:
-                        diff = value[node] - value[spawned[j]]
-                        out[k, j] += -diff if fixed else diff
+                        count += 1
+                node = left[node] if main else right[node]
+            for s in range(count):
+                diff = value[node] - value[leaves[s]]
+                out[k, flips[s]] += -diff if fixed else diff
 
 
-def feature_flips(ens: Ensemble, x, r, rows, trees, col_feat, nfeat: int, threads=None):
-    """(d_last, d_first), each (len(rows) x nfeat), for one family: ``col_feat`` gives each
-    encoded column's feature in the family (0..nfeat-1) or -1; ``trees`` the trees that
-    split on the family. d_last[:, j] = f(x) - f(x, j at r); d_first[:, j] = f(x, family at
-    r but j) - f(x, family at r)."""
+def feature_flips(ens: Ensemble, x, r, rows, trees, col_feat, fixed: bool, threads=None):
+    """(len(rows) x features): ``col_feat`` gives each encoded column's feature (0..F-1) or
+    -1; ``trees`` the trees that split on those features. With ``fixed`` False, column j is
+    f(x) - f(x, j at r); with ``fixed`` True, f(the features at r but j) - f(the features at
+    r), every other column at x."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     r = np.ascontiguousarray(r, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int64)
     trees = np.asarray(trees, dtype=np.int64)
     col_feat = np.asarray(col_feat, dtype=np.int64)
-    d_last, d_first = np.zeros((len(rows), nfeat)), np.zeros((len(rows), nfeat))
+    out = np.zeros((len(rows), int(col_feat.max()) + 1 if len(col_feat) else 0))
     args = (ens.start, ens.left, ens.right, ens.column, ens.threshold, ens.default_left)
 
     def run(lo, hi):
-        spawned = np.full(max(nfeat, 1), -1, dtype=np.int64)
+        flips, leaves = np.zeros(ens.depth + 1, np.int64), np.zeros(ens.depth + 1, np.int64)
         _split_kernel(
-            x, r, rows, lo, hi, trees, col_feat, nfeat, *args, ens.value, spawned, d_last, d_first
+            x, r, rows, lo, hi, trees, col_feat, fixed, *args, ens.value, flips, leaves, out
         )
 
     _blocks(len(rows), _threads(threads), run)
-    return d_last, d_first
+    return out
 
 
 @njit(cache=True, nogil=True)
