@@ -44,10 +44,12 @@ context fixed and asks what fixing each *actionable* family would remove (docs/d
 columns it splits on. So for an XGBoost model (:mod:`churnlab.model.trees`) one walk of a
 tree with x and r(x) side by side finds, for each leaf, the families it needs at the
 customer's values and those it needs fixed, which gives that tree's exact Shapley values in
-closed form (the sampled orders evaluate their coalitions on the trees); a feature's split and
-its PD re-evaluate only the trees that split on that feature. Leaf values are added in
-float64, so this is the whole-model game up to the order of float64 sums. Any other booster
-is evaluated whole, every coalition one stacked ``inplace_predict``.
+closed form (the sampled orders evaluate their coalitions on the trees). A feature's split
+and its PD evaluate only the trees that split on the feature, and a state that differs from
+one already walked in that feature alone walks on its own only from the first split where the
+two part (the PD: all grid values in one walk). Leaf values are added in float64, so this is
+the whole-model evaluation up to the order of float64 sums. Any other booster is evaluated
+whole, every coalition one stacked ``inplace_predict``.
 
 Determinism: the PD sample is drawn from ``seed`` in the order of the rows' ids (when given),
 quantiles, isotonic fits and the booster's predictions are deterministic, every sum over
