@@ -31,20 +31,31 @@ context fixed and asks what fixing each *actionable* family would remove (docs/d
   log-odds. It adds up to f(x) - b(x), where b(x) = v(empty) is the customer's *baseline*:
   their risk with every fixable driver fixed. An interaction with the context goes wholly to
   the actionable family; one between two actionable families is split equally. A family
-  with no feature away from its reference gets exactly 0, so rows are grouped by their set of
-  active families and a row with k of them costs 2^k evaluations (all stacked, one
-  ``inplace_predict`` per block); above :data:`MAX_EXACT` active families, antithetic pairs
-  of seeded random family orders.
+  with no feature away from its reference gets exactly 0 (an inactive family is a dummy
+  player), so only a row's k active families play: 2^k coalitions, or, above
+  :data:`MAX_EXACT` active families, antithetic pairs of seeded random family orders.
 - **Feature credit** inside a family: the mean of "what fixing j alone removes" and "what
   restoring j alone adds to the fixed family", rescaled to add up to the family's credit.
 - **Probability**: each customer's credits times one positive factor, the calibrator's secant
   (p(x) - p(b(x))) / (f(x) - f(b(x))), so they add up to p(x) - p(b(x)) and keep their order.
   Shares and reasons use this scale: a customer at 60 % risk weighs more than one at 0.5 %.
 
+**Evaluation.** A tree ensemble's margin is a sum over trees, and a tree depends only on the
+columns it splits on. So for an XGBoost model (:mod:`churnlab.model.trees`) one walk of a
+tree with x and r(x) side by side finds, for each leaf, the families it needs at the
+customer's values and those it needs fixed, which gives that tree's exact Shapley values in
+closed form (the sampled orders evaluate their coalitions on the trees). A feature's split
+and its PD evaluate only the trees that split on the feature, and a state that differs from
+one already walked in that feature alone walks on its own only from the first split where the
+two part (the PD: all grid values in one walk). Leaf values are added in float64, so this is
+the whole-model evaluation up to the order of float64 sums. Any other booster is evaluated
+whole, every coalition one stacked ``inplace_predict``.
+
 Determinism: the PD sample is drawn from ``seed`` in the order of the rows' ids (when given),
-quantiles, isotonic fits and the booster's predictions are deterministic, and every sum over
-coalitions or features is accumulated column by column in a fixed order, so the values do not
-depend on chunk size or thread count.
+quantiles, isotonic fits and the booster's predictions are deterministic, every sum over
+coalitions or features is accumulated column by column in a fixed order, and on the trees
+each row adds its trees in tree order on its own, so the values do not depend on chunk size
+or thread count.
 """
 
 from __future__ import annotations
@@ -60,6 +71,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from churnlab.core.families import OTHER, context_families
 from churnlab.features.table import FeatureTable
+from churnlab.model import trees
 from churnlab.model.encoding import MISSING_LEVEL, OTHER_LEVEL
 
 #: grid of a number: these quantiles of its known values (plus "missing" when it occurs)
@@ -188,6 +200,15 @@ def _margin(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.float64)
 
 
+def _ensemble(model) -> trees.Ensemble | None:
+    """The model's trees as arrays (None for a booster that is not XGBoost's)."""
+    return trees.ensemble(model)
+
+
+def _threads(model) -> int:
+    return model.n_jobs or os.cpu_count() or 1
+
+
 def _stacked_margins(model, make: Callable[[int], np.ndarray], variants: int, n: int):
     """Margins of ``variants`` versions of the same n rows, (n x variants); ``make(k)`` gives
     version k. Versions are stacked into matrices of at most BLOCK_ROWS rows."""
@@ -306,20 +327,7 @@ def healthy_reference(
                 grid.append(float("nan"))
             share = None
         drafts.append((feat, fam, cols, grid, share, span))
-    # every (feature, grid value) is one version of the sample
-    jobs = [(d, g) for d in drafts for g in d[3]]
-
-    def version(k: int) -> np.ndarray:
-        (feat, _, cols, grid, *_), value = jobs[k]
-        block = sample.copy()
-        _set_value(block, cols, grid, feat in model.encoder_.levels, value)
-        return block
-
-    pd_all = (
-        _stacked_margins(model, version, len(jobs), len(sample)).mean(axis=0)
-        if len(jobs) and len(sample)
-        else np.zeros(len(jobs))
-    )
+    pd_all = _partial_dependence(model, sample, drafts)
     refs, pos = [], 0
     for feat, fam, cols, grid, share, span in drafts:
         raw = pd_all[pos : pos + len(grid)]
@@ -336,6 +344,50 @@ def healthy_reference(
             FeatureReference(feat, fam, categorical, tuple(cols), tuple(grid), smooth, level, inert)
         )
     return Reference(tuple(refs), tuple(sorted(context)), held, len(sample), seed)
+
+
+def _partial_dependence(model, sample: np.ndarray, drafts: list) -> np.ndarray:
+    """The PD of every (feature, grid value) of ``drafts``, in that order: the mean margin of
+    the sample with the feature set to the value. On a tree ensemble only the trees that
+    split on the feature are evaluated again; the others' sum is the row's own."""
+    categorical = model.encoder_.levels
+    jobs = [(d, g) for d in drafts for g in d[3]]
+    if not jobs or not len(sample):
+        return np.zeros(len(jobs))
+    ens = _ensemble(model)
+    if ens is None:
+
+        def version(k: int) -> np.ndarray:
+            (feat, _, cols, grid, *_), value = jobs[k]
+            return _with_value(sample, cols, grid, feat in categorical, value)
+
+        return _stacked_margins(model, version, len(jobs), len(sample)).mean(axis=0)
+    threads = _threads(model)
+    whole = trees.margin(ens, sample, threads=threads)
+    out = []
+    for feat, _, cols, grid, *_ in drafts:
+        if not grid:
+            continue
+        users = ens.users(cols)
+        rest = whole - trees.margin(ens, sample, users, threads)
+        if len(grid) > 62:  # more levels than a grid mask holds: one version per level
+            stacked = np.concatenate(
+                [_with_value(sample, cols, grid, feat in categorical, g) for g in grid]
+            )
+            own = trees.margin(ens, stacked, users, threads).reshape(len(grid), -1).T
+        else:
+            values = np.stack(
+                [_with_value(sample[:1], cols, grid, feat in categorical, g)[0, cols] for g in grid]
+            )
+            own = trees.grid_margins(ens, sample, users, cols, values, threads)
+        out.append((rest[:, None] + own).mean(axis=0))
+    return np.concatenate(out)
+
+
+def _with_value(x: np.ndarray, cols: list[int], grid: list, categorical: bool, value):
+    block = x.copy()
+    _set_value(block, cols, grid, categorical, value)
+    return block
 
 
 def _context(families: dict[str, str], context: Iterable[str] | None) -> frozenset[str]:
@@ -405,15 +457,16 @@ def _coalitions(model, x, r, fam_cols, masks: list[int]) -> np.ndarray:
     return _stacked_margins(model, version, len(masks), len(x))
 
 
-def _family_shapley(model, x, r, fam_cols, permutations: int, max_exact: int, seed: int):
-    """Shapley values over ``fam_cols`` for rows x (every family active), with f(x), b(x) and
-    f(x with family a fixed) per family: (phi, v_full, v_empty, v_fixed)."""
-    n, f = len(x), len(fam_cols)
+def _family_shapley(values: Callable[[list[int]], np.ndarray], n: int, f: int,
+                    permutations: int, max_exact: int, seed: int):  # fmt: skip
+    """Shapley values over f families for n rows (every family active), with f(x), b(x) and
+    f(x with family a fixed) per family: (phi, v_full, v_empty, v_fixed). ``values(masks)``
+    gives v(S) of the rows for every coalition in ``masks`` (rows x masks)."""
     full = (1 << f) - 1
     phi = np.zeros((n, f))
     if f <= max_exact:
         masks = list(range(1 << f))
-        v = _coalitions(model, x, r, fam_cols, masks)
+        v = values(masks)
         weight = [factorial(s) * factorial(f - s - 1) / factorial(f) for s in range(f)]
         for a in range(f):  # explicit accumulation in a fixed order: the same bits always
             for k in masks:
@@ -434,7 +487,7 @@ def _family_shapley(model, x, r, fam_cols, permutations: int, max_exact: int, se
                 needed.add(m)
         masks = sorted(needed)
         at = {m: i for i, m in enumerate(masks)}
-        v = _coalitions(model, x, r, fam_cols, masks)
+        v = values(masks)
         for o in orders:
             m = 0
             for a in o:
@@ -446,30 +499,63 @@ def _family_shapley(model, x, r, fam_cols, permutations: int, max_exact: int, se
     return phi, v[:, at[full]], v[:, at[0]], fixed
 
 
+def _active(x, r, fam_cols) -> np.ndarray:
+    """Each row's bit mask of active families (a feature away from its fixed state)."""
+    active = np.zeros(len(x), dtype=np.int64)
+    for a, cols in enumerate(fam_cols):
+        active |= _changed(x, r, cols).astype(np.int64) << a
+    return active
+
+
 def _grouped_shapley(model, x, r, fam_cols, permutations: int, max_exact: int, seed: int):
     """:func:`_family_shapley` per group of rows with the same *active* families (a feature
     away from its reference): an inactive family is a dummy player (credit 0, the others'
-    values unchanged), so a row with k active families costs 2^k evaluations."""
+    values unchanged), so a row with k active families costs 2^k evaluations. On a tree
+    ensemble, rows with at most ``max_exact`` active families take the exact values from one
+    walk of each tree (:func:`churnlab.model.trees.family_game`)."""
     n, f = len(x), len(fam_cols)
-    active = np.zeros(n, dtype=np.int64)
-    for a in range(f):
-        active |= _changed(x, r, fam_cols[a]).astype(np.int64) << a
+    active = _active(x, r, fam_cols)
     phi, v_fixed = np.zeros((n, f)), np.zeros((n, f))
     v_full, v_empty = np.zeros(n), np.zeros(n)
-    for mask in np.unique(active):  # sorted: a fixed order
-        rows = np.flatnonzero(active == mask)
+    ens = _ensemble(model) if f < 63 else None
+    col_fam = np.full(x.shape[1], -1, dtype=np.int64)
+    for a, cols in enumerate(fam_cols):
+        col_fam[cols] = a
+    if ens is not None:
+        exact = np.flatnonzero(_popcount(active) <= max_exact)
+        phi[exact], v_full[exact], v_empty[exact], v_fixed[exact] = trees.family_game(
+            ens, x[exact], r[exact], col_fam, active[exact], f, _threads(model)
+        )
+        active_left = np.where(_popcount(active) <= max_exact, -1, active)
+    else:
+        active_left = active
+    for mask in np.unique(active_left[active_left >= 0]):  # sorted: a fixed order
+        rows = np.flatnonzero(active_left == mask)
         act = [a for a in range(f) if mask >> a & 1]
         if not act:
             m = _margin(model, x[rows])
             v_full[rows], v_empty[rows], v_fixed[rows] = m, m, m[:, None]
             continue
-        p, vf, v0, fx = _family_shapley(
-            model, x[rows], r[rows], [fam_cols[a] for a in act], permutations, max_exact, seed
-        )
+        xs, rs = x[rows], r[rows]
+        if ens is not None:
+
+            def values(masks, xs=xs, rs=rs, act=act):
+                wide = [sum(1 << act[a] for a in range(len(act)) if m >> a & 1) for m in masks]
+                return trees.coalitions(ens, xs, rs, col_fam, wide, _threads(model))
+        else:
+
+            def values(masks, xs=xs, rs=rs, act=act):
+                return _coalitions(model, xs, rs, [fam_cols[a] for a in act], masks)
+
+        p, vf, v0, fx = _family_shapley(values, len(rows), len(act), permutations, max_exact, seed)
         phi[np.ix_(rows, act)] = p
         v_full[rows], v_empty[rows], v_fixed[rows] = vf, v0, vf[:, None]
         v_fixed[np.ix_(rows, act)] = fx
     return phi, v_full, v_empty, v_fixed
+
+
+def _popcount(m: np.ndarray) -> np.ndarray:
+    return np.array([int(v).bit_count() for v in m], dtype=np.int64)
 
 
 def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.ndarray:
@@ -478,8 +564,8 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     psi_j = ((f(x) - f(x, j fixed)) + (f(x, family fixed but j) - f(x, family fixed))) / 2,
     the average of j's first and last position in the family (exact for features that
     interact at most in pairs). Only rows where j and at least one other feature of its
-    family are away from their reference are evaluated, two stacked evaluations each: a
-    feature that is the only one moved in its family gets the family's credit, the others 0.
+    family are away from their reference are evaluated: a feature that is the only one moved
+    in its family gets the family's credit, the others 0.
     """
     n = len(x)
     out = np.zeros((n, len(refs)))
@@ -487,6 +573,47 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     moved = np.zeros((n, len(refs)), dtype=bool)
     for j, ref in enumerate(refs):
         moved[:, j] = _changed(x, r, list(ref.columns))
+    ens = _ensemble(model)
+    if ens is not None:  # only the trees that split on a feature; flips share their walks
+        several = [moved[:, js].sum(axis=1) >= 2 for js in fam_feats]
+        rows = np.flatnonzero(np.logical_or.reduce(several)) if several else np.zeros(0, int)
+        col_feat = np.full(x.shape[1], -1, dtype=np.int64)
+        for j, ref in enumerate(refs):
+            col_feat[list(ref.columns)] = j
+        threads = _threads(model)
+        actionable = np.flatnonzero(col_feat >= 0)
+        d_last = trees.feature_flips(
+            ens, x, r, rows, ens.users(actionable), col_feat, False, threads
+        )
+        for a, js in enumerate(fam_feats):
+            pick = np.flatnonzero(several[a][rows])
+            if not len(pick):
+                continue
+            own = np.where(np.isin(col_feat, js), col_feat, -1)  # the family's columns
+            d_first = trees.feature_flips(
+                ens, x, r, rows[pick], ens.users(fam_cols[a]), own, True, threads
+            )
+            out[np.ix_(rows[pick], js)] = 0.5 * (d_last[np.ix_(pick, js)] + d_first[:, js])
+    else:
+        _feature_split_margins(model, x, r, refs, fam_feats, moved, v_full, v_fixed, out)
+    for a, js in enumerate(fam_feats):
+        psi = out[:, js]
+        rest = phi[:, a] - _rowsum(psi)
+        weight = np.abs(psi)
+        flat = _rowsum(weight) <= 0  # every psi 0 but the family's credit not: spread evenly
+        weight[flat] = moved[np.ix_(flat, js)]
+        total = _rowsum(weight)
+        share = np.divide(
+            weight, total[:, None], out=np.zeros_like(weight), where=total[:, None] > 0
+        )
+        out[:, js] = psi + rest[:, None] * share
+    return out
+
+
+def _feature_split_margins(model, x, r, refs, fam_feats, moved, v_full, v_fixed, out) -> None:
+    """:func:`_feature_split`'s psi from the model's own predictions (any booster), two
+    stacked evaluations per feature and row."""
+    fam_cols = [sorted(c for j in js for c in refs[j].columns) for js in fam_feats]
     jobs = []  # (feature, family, rows)
     for a, js in enumerate(fam_feats):
         several = moved[:, js].sum(axis=1) >= 2
@@ -516,18 +643,6 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
             v_last, v_first = m[pos : pos + len(rows)], m[pos + len(rows) : pos + 2 * len(rows)]
             pos += 2 * len(rows)
             out[rows, j] = 0.5 * ((v_full[rows] - v_last) + (v_first - v_fixed[rows, a]))
-    for a, js in enumerate(fam_feats):
-        psi = out[:, js]
-        rest = phi[:, a] - _rowsum(psi)
-        weight = np.abs(psi)
-        flat = _rowsum(weight) <= 0  # every psi 0 but the family's credit not: spread evenly
-        weight[flat] = moved[np.ix_(flat, js)]
-        total = _rowsum(weight)
-        share = np.divide(
-            weight, total[:, None], out=np.zeros_like(weight), where=total[:, None] > 0
-        )
-        out[:, js] = psi + rest[:, None] * share
-    return out
 
 
 def driver_credit(
