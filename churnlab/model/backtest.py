@@ -28,7 +28,7 @@ from churnlab.model.splits import oof_scores, recent_snapshots
 MIN_BACKTEST_SNAPSHOTS = 3
 #: labelled training rows of one model at most (benchmarks/RESULTS.md, "Row budget": the
 #: ROC-AUC cost of the budget on 100k customers is within the noise of one month).
-MAX_TRAIN_ROWS = 600_000
+MAX_TRAIN_ROWS = 500_000
 
 T = TypeVar("T")
 
