@@ -200,11 +200,6 @@ def _margin(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.float64)
 
 
-def _ensemble(model) -> trees.Ensemble | None:
-    """The model's trees as arrays (None for a booster that is not XGBoost's)."""
-    return trees.ensemble(model)
-
-
 def _threads(model) -> int:
     return model.n_jobs or os.cpu_count() or 1
 
@@ -354,7 +349,7 @@ def _partial_dependence(model, sample: np.ndarray, drafts: list) -> np.ndarray:
     jobs = [(d, g) for d in drafts for g in d[3]]
     if not jobs or not len(sample):
         return np.zeros(len(jobs))
-    ens = _ensemble(model)
+    ens = trees.ensemble(model)
     if ens is None:
 
         def version(k: int) -> np.ndarray:
@@ -517,7 +512,7 @@ def _grouped_shapley(model, x, r, fam_cols, permutations: int, max_exact: int, s
     active = _active(x, r, fam_cols)
     phi, v_fixed = np.zeros((n, f)), np.zeros((n, f))
     v_full, v_empty = np.zeros(n), np.zeros(n)
-    ens = _ensemble(model) if f < 63 else None
+    ens = trees.ensemble(model) if f < 63 else None
     col_fam = np.full(x.shape[1], -1, dtype=np.int64)
     for a, cols in enumerate(fam_cols):
         col_fam[cols] = a
@@ -573,7 +568,7 @@ def _feature_split(model, x, r, fam_feats, refs, phi, v_full, v_fixed) -> np.nda
     moved = np.zeros((n, len(refs)), dtype=bool)
     for j, ref in enumerate(refs):
         moved[:, j] = _changed(x, r, list(ref.columns))
-    ens = _ensemble(model)
+    ens = trees.ensemble(model)
     if ens is not None:  # only the trees that split on a feature; flips share their walks
         several = [moved[:, js].sum(axis=1) >= 2 for js in fam_feats]
         rows = np.flatnonzero(np.logical_or.reduce(several)) if several else np.zeros(0, int)
@@ -674,7 +669,7 @@ def driver_credit(
     n = len(frame)
     phi, feat = np.zeros((n, len(names))), np.zeros((n, len(refs)))
     margin, base = np.zeros(n), np.zeros(n)
-    model.booster_.set_param({"nthread": model.n_jobs or os.cpu_count() or 1})
+    model.booster_.set_param({"nthread": _threads(model)})
     for lo in range(0, n, chunk):
         x = model.encoder_.transform(frame.iloc[lo : lo + chunk])
         r = fixed_rows(x, reference)
