@@ -54,10 +54,15 @@ def not_a_memory_size(limit: str) -> ChurnlabError:
     )
 
 
+def temp_root() -> str:
+    """The folder churnlab's temporary files go under: ``$CHURNLAB_TMP``, else the system's."""
+    return os.environ.get("CHURNLAB_TMP", "").strip() or tempfile.gettempdir()
+
+
 def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with churnlab's limits (see the module docstring)."""
     con = duckdb.connect()
-    spill_root = os.environ.get("CHURNLAB_TMP", "").strip() or tempfile.gettempdir()
+    spill_root = temp_root()
     try:
         Path(spill_root).mkdir(parents=True, exist_ok=True)
         spill = tempfile.mkdtemp(prefix="churnlab-spill-", dir=spill_root)
@@ -106,7 +111,7 @@ def limit_error(exc: BaseException, doing: str, features: bool = False) -> Engin
             + "."
         )
     if isinstance(exc, duckdb.Error | OSError) and "no space left" in text.lower():
-        where = os.environ.get("CHURNLAB_TMP", "").strip() or tempfile.gettempdir()
+        where = temp_root()
         return EngineLimit(
             f"The disk ran full while {doing} ({first}): DuckDB writes what does not fit in "
             f"memory to {where}. Point CHURNLAB_TMP at a folder with more free space, or "

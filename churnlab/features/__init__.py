@@ -1,7 +1,7 @@
 """From a dataset to a feature table: snapshots and labels, point-in-time features as SQL (one
-module per driver family), the feature registry (what each feature means, in words), the
-:class:`FeatureTable` every model works on, and loading a user's own feature table with its
-families file.
+module per driver family; a large population a slice of customers at a time), the feature
+registry (what each feature means, in words), the :class:`FeatureTable` every model works on,
+and loading a user's own feature table with its families file.
 
 May import :mod:`churnlab.core` and :mod:`churnlab.contract`.
 """

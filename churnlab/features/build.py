@@ -28,6 +28,7 @@ from churnlab.core.engine import engine_limits, sql_literal
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
 from churnlab.features.registry import spec_of
+from churnlab.features.slices import slices
 from churnlab.features.snapshots import check_arguments, engine_columns, open_engine
 from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query, quote
 from churnlab.features.sql.profile import attribute_names
@@ -120,24 +121,31 @@ def build_feature_table(
         # them as a single block, without a copy per column or a consolidation copy
         block = np.empty((n, len(numeric)), dtype="float64", order="F")
         position = {f.name: k for k, f in enumerate(numeric)}
-        text: dict[str, pd.Series] = {}
-        for family, features in plan:
-            if not features:
-                continue
-            with (
-                stage(f"features: {family.name}"),
-                engine_limits(_computing(family), features=True),
-            ):
-                result = _fetch_in_order(con, family_query(family, schema, features))
-                for feature in features:
-                    col = result.column(feature.name)
-                    if feature.unit == "category":
-                        text[feature.name] = col.to_pandas().astype("string")
-                    else:
-                        block[:, position[feature.name]] = col.to_numpy()
-                del result  # free it before the next family's query runs (peak memory)
+        words = {f.name: np.full(n, None, dtype=object) for _, fs in plan for f in fs}
+        words = {name: v for name, v in words.items() if name not in position}
+        with slices(con, dataset, plan, schema) as parts:
+            for part, part_schema in parts:
+                for family, features in plan:
+                    if not features:
+                        continue
+                    with (
+                        stage(_stage_name(family, part, parts.count)),
+                        engine_limits(_computing(family), features=True),
+                    ):
+                        result = con.sql(family_query(family, part_schema, features)).arrow()
+                        result = result.read_all()
+                        # each result row goes to its population row (rid), in any order
+                        rid = result.column("rid").to_numpy()
+                        for feature in features:
+                            col = result.column(feature.name)
+                            if feature.unit == "category":
+                                words[feature.name][rid] = col.to_numpy(zero_copy_only=False)
+                            else:
+                                block[rid, position[feature.name]] = col.to_numpy()
+                        del result  # free it before the next family's query runs (peak memory)
     finally:
         con.close()
+    text = {name: pd.Series(v, dtype=object).astype("string") for name, v in words.items()}
     return _assemble(dataset, plan, keys, block, list(position), text, months, definition)
 
 
@@ -238,28 +246,74 @@ def write_feature_table(
     with stage("features: population and labels"), engine_limits(POPULATION, features=True):
         con = open_engine(dataset, months, definition)
     try:
-        for i, (family, features) in enumerate(plan):
-            with (
-                stage(f"features: {family.name}"),
-                engine_limits(_computing(family), features=True),
-            ):
-                con.execute(f"CREATE TEMP TABLE fam{i} AS {family_query(family, schema, features)}")
-        joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
-        cols = ", ".join(quote(c) for c in feature_columns(plan))
+        cols = "".join(f", {quote(c)}" for c in feature_columns(plan))
         keys = ", ".join(key_columns(definition))
-        select = f"SELECT {keys}{', ' if cols else ''}{cols} FROM pop{joins}"
-        with (
-            stage(f"features: writing {out}"),
-            engine_limits("writing the feature table", features=True),
-        ):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY ({select} ORDER BY rid) TO {sql_literal(out)} "
-                f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{MARKER_KEY}: 'feature table'}})"
-            )
+        joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
+        marker = f"KV_METADATA {{{MARKER_KEY}: 'feature table'}}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with slices(con, dataset, plan, schema) as parts:
+            for part, part_schema in parts:
+                for i, (family, features) in enumerate(plan):
+                    with (
+                        stage(_stage_name(family, part, parts.count)),
+                        engine_limits(_computing(family), features=True),
+                    ):
+                        query = family_query(family, part_schema, features)
+                        con.execute(f"CREATE OR REPLACE TEMP TABLE fam{i} AS {query}")
+                if parts.folder is not None:
+                    # each slice's features to a file of its own, in rid order
+                    part_file = sql_literal(parts.folder / f"features{part}.parquet")
+                    with engine_limits("writing the feature table", features=True):
+                        con.execute(
+                            f"COPY (SELECT rid{cols} FROM pop{joins} ORDER BY rid) TO {part_file}"
+                        )
+            with (
+                stage(f"features: writing {out}"),
+                engine_limits("writing the feature table", features=True),
+            ):
+                if parts.folder is None:
+                    con.execute(
+                        f"COPY (SELECT {keys}{cols} FROM pop{joins} ORDER BY rid) TO "
+                        f"{sql_literal(out)} (FORMAT parquet, COMPRESSION zstd, {marker})"
+                    )
+                else:
+                    _join_slices(con, parts.folder, keys, cols, out)
     finally:
         con.close()
     return out
+
+
+def _join_slices(
+    con: duckdb.DuckDBPyConnection, folder: Path, keys: str, cols: str, out: Path
+) -> None:
+    """The slices' feature files joined to the whole population (``pop_all``) into ``out``,
+    in rid order, one snapshot at a time: a snapshot's rows are a range of rid, so each step
+    sorts one snapshot's rows (a sort of everyone's would hold them all in memory at once)
+    and reads only the row groups of the slices' files that hold that range."""
+    ranges = con.execute(
+        "SELECT min(rid), max(rid) FROM pop_all GROUP BY sid ORDER BY sid"
+    ).fetchall()
+    files = sql_literal(folder / "features*.parquet")
+    pieces = []
+    for k, (lo, hi) in enumerate(ranges):
+        piece = folder / f"snapshot{k}.parquet"
+        within = f"WHERE rid BETWEEN {int(lo)} AND {int(hi)}"
+        con.execute(
+            f"COPY (SELECT {keys}{cols} FROM (SELECT * FROM pop_all {within}) "
+            f"LEFT JOIN (SELECT * FROM {files} {within}) USING (rid) ORDER BY rid) "
+            f"TO {sql_literal(piece)} (FORMAT parquet)"
+        )
+        pieces.append(piece)
+    schema = pq.read_schema(pieces[0]).with_metadata({MARKER_KEY: "feature table"})
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for piece in pieces:
+            for batch in pq.ParquetFile(piece).iter_batches():
+                writer.write_batch(batch)
+            piece.unlink()
+
+
+def _stage_name(family: Family, part: int, count: int) -> str:
+    return f"features: {family.name}" + (f" (slice {part + 1} of {count})" if count > 1 else "")
 
 
 def _fetch_in_order(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

@@ -93,11 +93,26 @@ class Schema(dict):
 
     ``names`` maps a table's columns to the names the engine knows them by (see
     :func:`engine_names`): the column's own name unless two columns differ only in case.
+    ``precomputed`` names the population-wide tables (:attr:`Family.shared`) the engine
+    already holds, computed over every customer: features computed a slice of customers at
+    a time (:mod:`churnlab.features.slices`) read them instead of their slice's own.
     """
 
-    def __init__(self, kinds=(), names: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        kinds=(),
+        names: dict[str, dict[str, str]] | None = None,
+        precomputed: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(kinds)
         self.names = names or {}
+        self.precomputed = precomputed
+
+
+def shared_cte(schema: Schema, table: str, sql: str) -> str:
+    """The body of a population-wide common table expression (one of :attr:`Family.shared`):
+    ``sql``, or a read of ``table`` when the engine holds it precomputed."""
+    return f"SELECT * FROM {table}" if table in schema.precomputed else sql
 
 
 def column_sql(schema: dict, table: str, col: str) -> str:
@@ -135,6 +150,12 @@ class Family:
     repeated for each data column that ``columns(schema)`` names (each usage column, each
     customer attribute): their fields hold ``{col}`` (the column; its snake_case form in the
     name), their SQL ``{i}`` (the column's position) and ``{q}`` (the quoted column name).
+
+    Every feature is a fact about one customer, except where a family compares a customer
+    with everyone at the same cutoff: ``shared`` pairs the table name of each such
+    population-wide part with the common table expression of ``base`` that computes it (whose
+    body is written with :func:`shared_cte`), so that features computed a slice of customers
+    at a time can compute it once over everyone.
     """
 
     name: str
@@ -142,6 +163,7 @@ class Family:
     features: tuple[Feature, ...] = ()
     patterns: tuple[Feature, ...] = ()
     columns: Callable[[Schema], dict[str, str]] | None = None
+    shared: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> str:

@@ -9,7 +9,15 @@ from churnlab.features.sql.core import (
     Family,
     Feature,
     Schema,
+    shared_cte,
 )
+
+#: the population-wide part (Family.shared): the step names anyone completed before each cutoff
+STEP_COUNTS = "onboarding_step_counts"
+STEPS = """SELECT s.sid, count(x.step) AS n_steps
+  FROM snaps s LEFT JOIN (SELECT step, min(done_at) AS seen_at FROM first_done GROUP BY step) x
+    ON x.seen_at < s.cutoff
+  GROUP BY s.sid"""
 
 
 def _onboarding_base(schema: Schema) -> str:
@@ -21,10 +29,7 @@ def _onboarding_base(schema: Schema) -> str:
   SELECT customer_id, step, min(completed_at) AS done_at FROM onboarding
   GROUP BY customer_id, step
 ), steps AS (
-  SELECT s.sid, count(x.step) AS n_steps
-  FROM snaps s LEFT JOIN (SELECT step, min(done_at) AS seen_at FROM first_done GROUP BY step) x
-    ON x.seen_at < s.cutoff
-  GROUP BY s.sid
+  {shared_cte(schema, STEP_COUNTS, STEPS)}
 ), {SNAPSHOT_GRID}, steps_k AS (
   -- what each customer completed, grouped by the first snapshot that knows it
   SELECT f.customer_id, coalesce(g.k, 0) AS k,
@@ -65,6 +70,7 @@ def _share(col: str) -> str:
 ONBOARDING = Family(
     name="onboarding",
     base=_onboarding_base,
+    shared=((STEP_COUNTS, "steps"),),
     features=(
         Feature(
             "onboarding_share_7d",

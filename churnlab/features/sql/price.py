@@ -9,7 +9,19 @@ from churnlab.features.sql.core import (
     Family,
     Feature,
     Schema,
+    shared_cte,
 )
+
+#: the population-wide part (Family.shared): each snapshot's median amount and list price per
+#: plan, over every customer the snapshot holds
+PLAN_MEDIANS = "price_plan_medians"
+MEDIANS = """SELECT sid, plan_key,
+    (max(CASE WHEN r_amount = floor((n_amount + 1) / 2) THEN amount END)
+     + max(CASE WHEN r_amount = ceil((n_amount + 1) / 2) THEN amount END)) / 2 AS plan_median,
+    (max(CASE WHEN r_list = floor((n_list + 1) / 2) THEN list_price END)
+     + max(CASE WHEN r_list = ceil((n_list + 1) / 2) THEN list_price END)) / 2
+      AS plan_list_median
+  FROM ranked GROUP BY sid, plan_key"""
 
 
 def _price_base(schema: Schema) -> str:
@@ -87,13 +99,7 @@ def _price_base(schema: Schema) -> str:
     count(list_price) OVER (PARTITION BY sid, plan_key) AS n_list
   FROM agg1
 ), medians AS (
-  SELECT sid, plan_key,
-    (max(CASE WHEN r_amount = floor((n_amount + 1) / 2) THEN amount END)
-     + max(CASE WHEN r_amount = ceil((n_amount + 1) / 2) THEN amount END)) / 2 AS plan_median,
-    (max(CASE WHEN r_list = floor((n_list + 1) / 2) THEN list_price END)
-     + max(CASE WHEN r_list = ceil((n_list + 1) / 2) THEN list_price END)) / 2
-      AS plan_list_median
-  FROM ranked GROUP BY sid, plan_key
+  {shared_cte(schema, PLAN_MEDIANS, MEDIANS)}
 ), agg AS (
   SELECT a.*, m.plan_median, m.plan_list_median FROM agg1 a
   JOIN medians m ON m.sid = a.sid AND m.plan_key = a.plan_key
@@ -103,6 +109,7 @@ def _price_base(schema: Schema) -> str:
 PRICE = Family(
     name="price",
     base=_price_base,
+    shared=((PLAN_MEDIANS, "medians"),),
     features=(
         Feature(
             "price_amount",
