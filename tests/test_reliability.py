@@ -268,6 +268,20 @@ def test_out_of_memory_is_one_clear_message_and_keeps_the_old_output(good, tmp_p
     assert [p.name for p in tmp_path.iterdir()] == ["features.parquet"]  # no partial file
 
 
+def test_a_bad_slice_size_is_one_clear_message_and_keeps_the_old_output(good, tmp_path, capsys):
+    out = tmp_path / "features.parquet"
+    got, _ = run(capsys, "features", "--data", good, "--out", out)
+    before = out.read_bytes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHURNLAB_SLICE_CUSTOMERS", "lots")
+        got, text = run(capsys, "features", "--data", good, "--out", out, "--force")
+    assert got == 2
+    assert "CHURNLAB_SLICE_CUSTOMERS='lots' must be a whole number >= 1" in text
+    assert "Traceback" not in text
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["features.parquet"]
+
+
 def test_out_of_memory_while_computing_features_names_the_stage(good, monkeypatch):
     from churnlab.contract import read_dataset
     from churnlab.core.engine import EngineLimit
@@ -281,4 +295,5 @@ def test_out_of_memory_while_computing_features_names_the_stage(good, monkeypatc
     assert "ran out of memory while" in text
     assert "population" in text or "features" in text
     assert "--engine spark" in text and "CHURNLAB_THREADS=1" in text
+    assert "CHURNLAB_SLICE_CUSTOMERS" in text
     assert caught.value.exit_code == 1

@@ -21,11 +21,11 @@ from test_features_property import worlds
 
 from churnlab.contract import dataset_from_frames, read_dataset
 from churnlab.core.churn import ChurnDefinition
+from churnlab.core.engine import slice_customers
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import month_of, month_range
 from churnlab.features import build_feature_table
 from churnlab.features.build import write_feature_table
-from churnlab.features.slices import slice_customers
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 

@@ -9,6 +9,8 @@ operator's state outgrows the memory limit it spills to a temporary folder inste
 - ``temp_directory``: ``$CHURNLAB_TMP``, else a ``churnlab-spill`` folder in the system's
   temporary folder (removed when the connection is garbage-collected);
 - ``threads``: ``$CHURNLAB_THREADS``, else every core;
+- features of more than ``$CHURNLAB_SLICE_CUSTOMERS`` customers (:func:`slice_customers`)
+  are computed a slice of customers at a time (:mod:`churnlab.features.slices`);
 - ``preserve_insertion_order = false``: every result that needs an order says ``ORDER BY``.
 
 When DuckDB still runs out of memory (an operator that cannot spill) or out of temporary disk,
@@ -54,6 +56,25 @@ def not_a_memory_size(limit: str) -> ChurnlabError:
     )
 
 
+#: customers per slice when $CHURNLAB_SLICE_CUSTOMERS does not say (benchmarks/RESULTS.md,
+#: "Slices": the peak memory and time of the features on a million customers;
+#: churnlab.features.slices says what a slice is)
+SLICE_CUSTOMERS = 125_000
+
+
+def slice_customers() -> int:
+    """Customers per slice: ``$CHURNLAB_SLICE_CUSTOMERS``, else :data:`SLICE_CUSTOMERS`."""
+    given = os.environ.get("CHURNLAB_SLICE_CUSTOMERS", "").strip()
+    if not given:
+        return SLICE_CUSTOMERS
+    if not given.isdigit() or int(given) < 1:
+        raise ChurnlabError(
+            f"CHURNLAB_SLICE_CUSTOMERS={given!r} must be a whole number >= 1 (customers "
+            "whose features are computed together; fewer use less memory)."
+        )
+    return int(given)
+
+
 def temp_root() -> str:
     """The folder churnlab's temporary files go under: ``$CHURNLAB_TMP``, else the system's."""
     return os.environ.get("CHURNLAB_TMP", "").strip() or tempfile.gettempdir()
@@ -71,6 +92,7 @@ def connect() -> duckdb.DuckDBPyConnection:
             f"churnlab cannot create its temporary folder in {spill_root} ({exc}). Point "
             "CHURNLAB_TMP at a writable folder with free space."
         ) from None
+    slice_customers()  # a bad setting fails here, before any work
     limit = memory_limit()
     try:
         con.execute(f"SET memory_limit = '{limit}'")
@@ -107,7 +129,12 @@ def limit_error(exc: BaseException, doing: str, features: bool = False) -> Engin
             f"{first}). Give churnlab more with CHURNLAB_MEMORY_LIMIT (e.g. 8GB; the default "
             "is a quarter of this machine's memory, at most 8 GB), run one thread with "
             "CHURNLAB_THREADS=1 (each thread holds buffers of its own)"
-            + (", or compute the features on Spark (--engine spark)" if features else "")
+            + (
+                ", compute the features for fewer customers at a time with "
+                "CHURNLAB_SLICE_CUSTOMERS (e.g. 50000), or on Spark (--engine spark)"
+                if features
+                else ""
+            )
             + "."
         )
     if isinstance(exc, duckdb.Error | OSError) and "no space left" in text.lower():

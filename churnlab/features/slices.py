@@ -19,7 +19,6 @@ than it saves there (benchmarks/RESULTS.md, "Slices").
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -30,29 +29,12 @@ from pathlib import Path
 import duckdb
 
 from churnlab.contract.dataset import Dataset
-from churnlab.core.engine import engine_limits, sql_literal, temp_root
-from churnlab.core.errors import ChurnlabError
+from churnlab.core.engine import engine_limits, slice_customers, sql_literal, temp_root
 from churnlab.core.progress import stage
 from churnlab.features.sql import Family, Feature, Schema, quote
 
-#: customers per slice when $CHURNLAB_SLICE_CUSTOMERS does not say (benchmarks/RESULTS.md,
-#: "Slices": the peak memory and time of the features on a million customers)
-SLICE_CUSTOMERS = 125_000
 #: the column of the per-slice tables that holds the slice number
 SLICE_COL = "_churnlab_slice"
-
-
-def slice_customers() -> int:
-    """Customers per slice: ``$CHURNLAB_SLICE_CUSTOMERS``, else :data:`SLICE_CUSTOMERS`."""
-    given = os.environ.get("CHURNLAB_SLICE_CUSTOMERS", "").strip()
-    if not given:
-        return SLICE_CUSTOMERS
-    if not given.isdigit() or int(given) < 1:
-        raise ChurnlabError(
-            f"CHURNLAB_SLICE_CUSTOMERS={given!r} must be a whole number >= 1 (customers "
-            "whose features are computed together; fewer use less memory)."
-        )
-    return int(given)
 
 
 def slice_of(column: str, count: int) -> str:
