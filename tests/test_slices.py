@@ -81,6 +81,22 @@ def test_a_slice_is_compared_with_the_whole_population(demo, monkeypatch, tmp_pa
     assert not own["price_amount_vs_plan"].equals(whole["price_amount_vs_plan"])
 
 
+def test_odd_and_hostile_column_names_in_slices(demo, monkeypatch, tmp_path):
+    """Columns that differ only in case and a name full of SQL survive the per-slice copies."""
+    tables = {name: demo.tables[name].copy() for name in demo.tables}
+    usage = tables["usage"]
+    metric = next(c for c in usage.columns if c not in ("customer_id", "date"))
+    usage['Se"ss; DROP TABLE x--'] = usage[metric] * 2
+    usage[metric.upper()] = usage[metric] + 1
+    dataset = dataset_from_frames(tables)
+    whole = build_feature_table(dataset)
+    _sliced(monkeypatch, 900, tmp_path)
+    sliced = build_feature_table(dataset)
+    assert "engagement_se_ss_drop_table_x_30d" in sliced.features
+    assert f"engagement_{metric.lower()}_2_30d" in sliced.features
+    pd.testing.assert_frame_equal(sliced.frame, whole.frame, check_exact=True)
+
+
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_random_worlds_in_slices_of_two_customers(data):

@@ -121,8 +121,12 @@ def build_feature_table(
         # them as a single block, without a copy per column or a consolidation copy
         block = np.empty((n, len(numeric)), dtype="float64", order="F")
         position = {f.name: k for k, f in enumerate(numeric)}
-        words = {f.name: np.full(n, None, dtype=object) for _, fs in plan for f in fs}
-        words = {name: v for name, v in words.items() if name not in position}
+        words = {
+            f.name: np.full(n, None, dtype=object)
+            for _, fs in plan
+            for f in fs
+            if f.unit == "category"
+        }
         with slices(con, dataset, plan, schema) as parts:
             for part, part_schema in parts:
                 for family, features in plan:
