@@ -93,3 +93,28 @@ def test_latest_complete_month_and_resolve(tiny):
 def test_monthly_labels_match_hand_labels(tiny, labels):
     got = kpis.monthly_labels(tiny, "2025-04")
     pd.testing.assert_frame_equal(got, labels, check_dtype=False)
+
+
+def test_each_month_is_map_called_once_per_month():
+    calls = []
+
+    def next_month(m):
+        calls.append(m)
+        return kpis.shift_month(m, 1)
+
+    months = pd.Series(["2025-01", "2025-03", None, "2025-01", "2025-12"], dtype="string")
+    got = kpis.each_month(months, next_month)
+    assert got.isna().tolist() == [False, False, True, False, False]
+    assert got.dropna().tolist() == ["2025-02", "2025-04", "2025-02", "2026-01"]
+    assert sorted(calls) == ["2025-01", "2025-03", "2025-12"]  # once each; never the missing one
+
+
+def test_cohort_retention_and_history_ignore_label_row_order(tiny, labels):
+    shuffled = labels.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        kpis.cohort_retention(tiny, shuffled, "2025-04"),
+        kpis.cohort_retention(tiny, labels, "2025-04"),
+    )
+    pd.testing.assert_frame_equal(
+        kpis.churn_history(tiny, shuffled), kpis.churn_history(tiny, labels)
+    )

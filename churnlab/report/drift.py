@@ -18,7 +18,11 @@ PSI_EPSILON = 1e-4
 
 
 def _shares(values: pd.Series, categories: list) -> np.ndarray:
-    counts = values.value_counts().reindex(categories, fill_value=0).to_numpy(float)
+    return _floored(values.value_counts().reindex(categories, fill_value=0).to_numpy(float))
+
+
+def _floored(counts: np.ndarray) -> np.ndarray:
+    """Each bin's share of the counts, floored at PSI_EPSILON."""
     total = counts.sum()
     shares = counts / total if total else counts
     return np.maximum(shares, PSI_EPSILON)
@@ -39,18 +43,19 @@ def psi(expected: pd.Series, actual: pd.Series, bins: int = 10) -> float:
             np.unique(np.quantile(known, np.linspace(0, 1, bins + 1))[1:-1]) if len(known) else []
         )
 
-        def binned(s: pd.Series) -> pd.Series:
-            codes = np.searchsorted(edges, s.to_numpy(float), side="right").astype(object)
-            codes[s.isna().to_numpy()] = "missing"
-            return pd.Series(codes)
+        def shares(s: pd.Series) -> np.ndarray:
+            # bins 0 .. len(edges) by value, the last one for missing values
+            values = s.to_numpy(float)
+            codes = np.searchsorted(edges, values, side="right")
+            codes[np.isnan(values)] = len(edges) + 1
+            return _floored(np.bincount(codes, minlength=len(edges) + 2).astype(float))
 
-        categories = [*range(len(edges) + 1), "missing"]
-        e, a = binned(expected), binned(actual)
+        pe, pa = shares(expected), shares(actual)
     else:
         e = expected.astype("string").fillna("(missing)")
         a = actual.astype("string").fillna("(missing)")
         categories = sorted(set(e) | set(a))
-    pe, pa = _shares(e, categories), _shares(a, categories)
+        pe, pa = _shares(e, categories), _shares(a, categories)
     return float(np.sum((pa - pe) * np.log(pa / pe)))
 
 
@@ -71,10 +76,14 @@ def feature_drift(
     reference period above ``max_rows`` rows is represented by a seeded random sample.
     """
     current = table.at(month).frame
-    reference = table.at(list(reference_snapshots)).frame
-    if len(reference) > max_rows:
-        rows = np.random.default_rng(seed).choice(len(reference), max_rows, replace=False)
-        reference = reference.iloc[np.sort(rows)]
+    # the sample is drawn among the reference rows' positions before any row is copied:
+    # a reference period of a large population is millions of rows of every feature
+    snapshots = table.frame[table.snapshot_col]
+    positions = np.flatnonzero(snapshots.isin(list(reference_snapshots)).to_numpy())
+    if len(positions) > max_rows:
+        rows = np.random.default_rng(seed).choice(len(positions), max_rows, replace=False)
+        positions = positions[np.sort(rows)]
+    reference = table.frame.iloc[positions]
     rows = [
         {
             "family": table.families[f],

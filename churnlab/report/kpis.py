@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.contract.dataset import Dataset
+from churnlab.core import engine
 from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
@@ -89,6 +90,14 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
 # --- churn KPIs, trend, cohorts -------------------------------------------------------------
 
 
+def each_month(months: pd.Series, fn) -> pd.Series:
+    """``months.map(fn)``, with ``fn`` called once per distinct month: the label and pair
+    columns hold millions of rows but only a few dozen months (missing stays missing)."""
+    codes, distinct = pd.factorize(months)
+    values = np.array([fn(m) for m in distinct] + [None], dtype=object)
+    return pd.Series(values[codes], index=months.index)  # code -1 (missing) takes the None
+
+
 def monthly_labels(
     dataset: Dataset, last_month: str, definition: ChurnDefinition = DEFAULT_CHURN
 ) -> pd.DataFrame:
@@ -111,7 +120,7 @@ def _monthly_amount(dataset: Dataset, pairs: pd.DataFrame) -> pd.Series:
     left = pd.DataFrame(
         {
             "customer_id": pairs["customer_id"].astype(str).to_numpy(),
-            "cutoff": pd.to_datetime([month_cutoff(m) for m in pairs["snapshot"]]).astype(
+            "cutoff": pd.to_datetime(each_month(pairs["snapshot"], month_cutoff)).astype(
                 "datetime64[us]"
             ),
             "pos": np.arange(len(pairs)),
@@ -138,7 +147,8 @@ def churn_history(dataset: Dataset, labels: pd.DataFrame) -> pd.DataFrame:
     Columns month, active_customers, churned, churn_rate, revenue_lost; ``churned`` and the
     rest are NaN for a month whose outcome is not observed.
     """
-    frame = labels.assign(month=labels["snapshot"].map(lambda m: shift_month(m, 1)))
+    month = each_month(labels["snapshot"], lambda m: shift_month(m, 1))
+    frame = labels.assign(month=month.astype(labels["snapshot"].dtype))
     churners = frame[frame["churned"].fillna(0).astype(int) == 1]
     lost = _monthly_amount(dataset, churners[["customer_id", "snapshot"]])
     revenue = lost.groupby(churners["month"]).sum(min_count=1)
@@ -233,18 +243,31 @@ def cohort_retention(dataset: Dataset, labels: pd.DataFrame, last_month: str) ->
         "SELECT customer_id, signup_date FROM customers "
         "WHERE customer_id IS NOT NULL AND signup_date IS NOT NULL"
     )
-    cohort = customers["signup_date"].map(month_of)
+    cohort = each_month(customers["signup_date"], month_of)
     cohort = cohort[cohort <= last_month]
     sizes = cohort.groupby(cohort.to_numpy()).size()
     if sizes.empty:
         return pd.DataFrame()
-    member = pd.Series(cohort.to_numpy(), index=customers.loc[cohort.index, "customer_id"])
-    pop = labels[labels["snapshot"] <= last_month]
-    pop = pop.assign(cohort=pop["customer_id"].map(member)).dropna(subset=["cohort"])
+    member = pd.DataFrame(
+        {"customer_id": customers.loc[cohort.index, "customer_id"], "cohort": cohort}
+    )
+    pop = labels.loc[labels["snapshot"] <= last_month, ["customer_id", "snapshot"]]
     first = sizes.index.min()
     index = {m: i for i, m in enumerate(month_range(first, last_month))}
-    age = pop["snapshot"].map(index) - pop["cohort"].map(index)
-    counts = pop.assign(age=age).groupby(["cohort", "age"]).size().unstack("age")
+    # the population rows per cohort and snapshot, counted by the engine: a join of every
+    # label row to its customer's cohort in pandas hashes millions of ids
+    con = engine.connect()
+    try:
+        con.register("member", member)
+        con.register("pop", pop)
+        pairs = con.execute(
+            "SELECT m.cohort, p.snapshot, count(*) AS n FROM pop p "
+            "JOIN member m ON m.customer_id = p.customer_id GROUP BY m.cohort, p.snapshot"
+        ).df()
+    finally:
+        con.close()
+    age = pairs["snapshot"].map(index) - pairs["cohort"].map(index)
+    counts = pairs.assign(age=age).groupby(["cohort", "age"])["n"].sum().unstack("age")
     ages = range(len(index))
     counts = counts.reindex(index=sizes.index, columns=ages).fillna(0.0)
     table = counts.div(sizes, axis=0)
