@@ -9,6 +9,7 @@ import pytest
 from report_fixtures import hand_labels, tiny_dataset
 
 from churnlab.contract.dataset import Dataset
+from churnlab.core import months
 from churnlab.core.errors import ChurnlabError
 from churnlab.report import kpis
 
@@ -100,10 +101,10 @@ def test_each_month_is_map_called_once_per_month():
 
     def next_month(m):
         calls.append(m)
-        return kpis.shift_month(m, 1)
+        return months.shift_month(m, 1)
 
-    months = pd.Series(["2025-01", "2025-03", None, "2025-01", "2025-12"], dtype="string")
-    got = kpis.each_month(months, next_month)
+    snapshots = pd.Series(["2025-01", "2025-03", None, "2025-01", "2025-12"], dtype="string")
+    got = months.each_month(snapshots, next_month)
     assert got.isna().tolist() == [False, False, True, False, False]
     assert got.dropna().tolist() == ["2025-02", "2025-04", "2025-02", "2026-01"]
     assert sorted(calls) == ["2025-01", "2025-03", "2025-12"]  # once each; never the missing one

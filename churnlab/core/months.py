@@ -8,7 +8,10 @@ they sort, print and compare the same everywhere (command line, notebooks, file 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from churnlab.core.errors import ChurnlabError
@@ -76,3 +79,13 @@ def months_between(first: str, last: str) -> int:
 def _index(month: str) -> int:
     year, number = _split(month)
     return year * 12 + number - 1
+
+
+def each_month(months: pd.Series | np.ndarray, fn: Callable[[Any], Any]) -> pd.Series:
+    """``fn`` of every value of ``months`` (``Series.map``), called once per distinct value:
+    a column of snapshots or dates holds millions of rows but only a few dozen months.
+    Missing values stay missing (``fn`` never sees them); the index is ``months``' own."""
+    codes, distinct = pd.factorize(months)
+    values = np.array([fn(m) for m in distinct] + [None], dtype=object)
+    index = months.index if isinstance(months, pd.Series) else None
+    return pd.Series(values[codes], index=index)  # code -1 (missing) takes the None

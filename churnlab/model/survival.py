@@ -47,7 +47,7 @@ import xgboost as xgb
 from scipy.stats import spearmanr
 
 from churnlab.core.errors import ChurnlabError
-from churnlab.core.months import months_between
+from churnlab.core.months import each_month, months_between
 from churnlab.features.table import FeatureTable
 from churnlab.model.booster import PARALLEL_SHAP_ROWS, SINGLE_THREAD_ROWS
 from churnlab.model.encoding import Encoder
@@ -98,9 +98,8 @@ def censor_at(
     snapshots at or after ``month``). Exact on time-to-churn columns built from later data,
     since those only add months after the ones kept.
     """
-    snaps = pd.Series(np.asarray(snapshots, dtype=object))
-    closed_by = {s: max(months_between(s, month), 0) for s in snaps.dropna().unique()}
-    closed = snaps.map(closed_by).to_numpy("float64", na_value=np.nan)
+    closed_by = each_month(snapshots, lambda s: float(max(months_between(s, month), 0)))
+    closed = closed_by.to_numpy("float64", na_value=np.nan)
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=float)
     churn_known = (e == 1) & (t <= closed)

@@ -26,7 +26,14 @@ from churnlab.contract.dataset import Dataset
 from churnlab.core import engine
 from churnlab.core.churn import DEFAULT_CHURN, ChurnDefinition
 from churnlab.core.errors import ChurnlabError
-from churnlab.core.months import month_cutoff, month_of, month_range, parse_month, shift_month
+from churnlab.core.months import (
+    each_month,
+    month_cutoff,
+    month_of,
+    month_range,
+    parse_month,
+    shift_month,
+)
 from churnlab.features.snapshots import snapshot_labels
 
 # --- the report month -----------------------------------------------------------------------
@@ -88,14 +95,6 @@ def resolve_month(dataset: Dataset, month: str, horizon: int = 1) -> str:
 
 
 # --- churn KPIs, trend, cohorts -------------------------------------------------------------
-
-
-def each_month(months: pd.Series, fn) -> pd.Series:
-    """``months.map(fn)``, with ``fn`` called once per distinct month: the label and pair
-    columns hold millions of rows but only a few dozen months (missing stays missing)."""
-    codes, distinct = pd.factorize(months)
-    values = np.array([fn(m) for m in distinct] + [None], dtype=object)
-    return pd.Series(values[codes], index=months.index)  # code -1 (missing) takes the None
 
 
 def monthly_labels(
