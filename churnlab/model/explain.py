@@ -252,6 +252,20 @@ def customer_reasons(
     out: dict[str, list] = {f"reason_{j + 1}": [""] * n for j in range(k)}
     out |= {"feature_1": [""] * n, "family_1": [""] * n, "action": [""] * n}
     columns = {name: data[name].to_numpy(object) for name in feature_names if name in data}
+    # a feature's values repeat across customers (counts, days, categories): each distinct
+    # (feature, type, value) is put in words once; the type keeps 1, 1.0 and True apart
+    phrases: dict[tuple, str] = {}
+
+    def words_of(name: str, value: object) -> str:
+        key = (name, type(value), value)
+        try:
+            return phrases[key]
+        except KeyError:
+            phrases[key] = text = reason_text(name, value, specs.get(name))
+            return text
+        except TypeError:  # an unhashable value
+            return reason_text(name, value, specs.get(name))
+
     for j in range(min(k, f)):
         texts = out[f"reason_{j + 1}"]
         for a, cols in enumerate(members):
@@ -262,7 +276,7 @@ def customer_reasons(
             title = driver_family(names[a]).title
             for row, col in zip(rows, best, strict=True):
                 name = feature_names[col]
-                words = reason_text(name, columns[name][row], specs.get(name))
+                words = words_of(name, columns[name][row])
                 texts[row] = f"{words} ({title} {risk_points(points[row, a])})"
                 if j == 0:
                     out["feature_1"][row] = name
