@@ -11,8 +11,9 @@ past anything the training snapshots saw (a tree cannot extrapolate them).
 Point in time without fan-out: each usage row gets the days since the customer's previous
 row (a gap belongs to the later day, so it is known exactly when the day that closes it is;
 further rows of the same day add a gap of 0), and usage is reduced once to one row per
-customer and calendar month (its distinct active days as bits of a mask). Sorting and
-grouping go by a whole-number key per customer, not the text id. Cutoffs are month starts,
+customer and calendar month (its distinct active days as bits of a mask); only those month
+rows get the customer's whole-number key, which the running totals sort by (joining every
+usage row to it took more time and memory than the key saved the gaps). Cutoffs are month starts,
 so every snapshot sees whole months: each population row becomes a probe in its customer's
 month sequence, and running totals (``ROWS ... CURRENT ROW`` over a unique order: DuckDB's
 ``RANGE`` frames with an offset gave a different total now and then on the same data) add up
@@ -41,15 +42,17 @@ RECENT_MONTHS = 3
 def _lifetime_base(schema: Schema) -> str:
     metrics = usage_metrics(schema)
     # positional aliases (v0, v1, ...): a usage column may be called anything; fixed point
-    # with 38 digits: a lifetime total of any realistic column fits, and sums are exact
+    # with 38 digits: a lifetime total of any realistic column fits, and sums are exact. The
+    # gaps window carries each usage row's own values (it holds every row at once); they
+    # become fixed point only where the month sums them
     row_values = "".join(
-        f", CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE}) AS v{i}"
-        for i, col in enumerate(metrics)
+        f", u.{column_sql(schema, 'usage', col)} AS v{i}" for i, col in enumerate(metrics)
     )
     n = len(metrics)
-    month_sums = "".join(f", sum(v{i}) AS v{i}" for i in range(n))
+    month_sums = "".join(f", sum(CAST(v{i} AS {SUM_TYPE})) AS v{i}" for i in range(n))
     null_sums = "".join(f", NULL AS v{i}" for i in range(n))
     month_cols = "".join(f", v{i}" for i in range(n))
+    month_picks = "".join(f", m.v{i}" for i in range(n))
     running = "".join(f", sum(v{i}) OVER life AS v{i}" for i in range(n))
     at_cutoff = "".join(f", max(CASE WHEN NOT r.lagged THEN r.v{i} END) AS v{i}" for i in range(n))
     recent = "".join(
@@ -67,21 +70,25 @@ def _lifetime_base(schema: Schema) -> str:
   -- every usage row before the last cutoff with the days since the customer's previous
   -- row: a gap belongs to the later day (known when that day is); rows of one day have a
   -- gap of 0 after the first, so summing squared gaps over rows sums them over active days
-  SELECT k.ck, u.date{row_values}, {
+  SELECT u.customer_id, u.date{row_values}, {
         DAYS_SINCE.format(
-            since="lag(u.date) OVER (PARTITION BY k.ck ORDER BY u.date)", until="u.date"
+            since="lag(u.date) OVER (PARTITION BY u.customer_id ORDER BY u.date)",
+            until="u.date",
         )
     } AS gap
-  FROM usage u JOIN keys k ON k.customer_id = u.customer_id
+  FROM usage u
   WHERE u.date < (SELECT max(cutoff) FROM snaps)
 ), months AS (
   -- one row per customer and calendar month; its distinct active days as bits of a mask
   -- (a month has at most 31 days), exact without a distinct aggregate
-  SELECT ck, 12 * year(date) + month(date) AS mi,
-    bit_count(bit_or(CAST(1 AS BIGINT) << {day_bit})) AS n{month_sums},
-    min(date_trunc('day', date)) AS first_day, max(date_trunc('day', date)) AS last_day,
-    sum(CAST(gap AS BIGINT) * gap) AS gap2
-  FROM gaps GROUP BY ck, 12 * year(date) + month(date)
+  SELECT k.ck, m.mi, m.n{month_picks}, m.first_day, m.last_day, m.gap2
+  FROM (
+    SELECT customer_id, 12 * year(date) + month(date) AS mi,
+      bit_count(bit_or(CAST(1 AS BIGINT) << {day_bit})) AS n{month_sums},
+      min(date_trunc('day', date)) AS first_day, max(date_trunc('day', date)) AS last_day,
+      sum(CAST(gap AS BIGINT) * gap) AS gap2
+    FROM gaps GROUP BY customer_id, 12 * year(date) + month(date)
+  ) m JOIN keys k ON k.customer_id = m.customer_id
 ), probes AS (
   -- months (kind 1) and probes (kind 0) in one sequence per customer: each population row
   -- probes at its cutoff's month and {RECENT_MONTHS} months earlier; a probe sorts before the
