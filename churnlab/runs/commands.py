@@ -20,11 +20,6 @@ import pyarrow.parquet as pq
 from churnlab.contract import read_dataset
 from churnlab.core.errors import ChurnlabError
 from churnlab.features.snapshots import check_arguments
-from churnlab.report.experiments import (
-    DEFAULT_PARAM_SETS,
-    DEFAULT_SEEDS,
-    check_experiment_params,
-)
 from churnlab.report.kpis import latest_complete_month as month_of_dataset
 from churnlab.report.kpis import resolve_month
 from churnlab.runs.execute import execute
@@ -201,7 +196,7 @@ def run_experiment(
     id_col: str | None = None,
     label_col: str | None = None,
     families: Path | None = None,
-    seeds: list[int] = DEFAULT_SEEDS,
+    seeds: list[int] | None = None,
     ablate: bool = True,
     force: bool = False,
     param_sets: list[dict] | None = None,
@@ -209,12 +204,20 @@ def run_experiment(
     """Compare model runs (parameter sets x seeds, and family ablations) via the notebook.
 
     Without ``param_sets``, churnlab's model is compared with shallower and deeper trees
-    (:data:`~churnlab.report.experiments.DEFAULT_PARAM_SETS`) over three seeds.
+    (:data:`~churnlab.report.experiments.DEFAULT_PARAM_SETS`); without ``seeds``, over
+    three seeds (:data:`~churnlab.report.experiments.DEFAULT_SEEDS`).
     Give either a dataset folder ``data`` (its feature table is built) or a feature table
     file ``table`` with ``id_col`` and ``label_col``. Leaves in ``out`` report.ipynb,
     report.html, comparison.csv, runs/<run_id>/manifest.json and manifest.json; returns the
     path of report.html.
     """
+    # the model (XGBoost) loads only for a command that trains one
+    from churnlab.report.experiments import (
+        DEFAULT_PARAM_SETS,
+        DEFAULT_SEEDS,
+        check_experiment_params,
+    )
+
     if (data is None) == (table is None):
         raise ChurnlabError("An experiment needs exactly one of --data DIR or --table FILE.")
     params = check_explain_params(
@@ -227,7 +230,11 @@ def run_experiment(
     )
     del params["seed"]
     params.update(
-        check_experiment_params(list(seeds), param_sets or list(DEFAULT_PARAM_SETS), ablate)
+        check_experiment_params(
+            list(DEFAULT_SEEDS if seeds is None else seeds),
+            param_sets or list(DEFAULT_PARAM_SETS),
+            ablate,
+        )
     )
     source = Path(params["table"] or params["data"]).absolute()
     params["table" if params["table"] else "data"] = str(source)

@@ -20,13 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import papermill
-from papermill.engines import papermill_engines
-from papermill.exceptions import PapermillExecutionError
-
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import PREFIX
-from churnlab.runs.engine import ChurnlabEngine
 from churnlab.runs.manifest import write_manifest
 from churnlab.runs.outdir import (
     RunLock,
@@ -156,6 +151,14 @@ def run_notebook(
     user looks (:func:`~churnlab.runs.outdir.keep_failure`) and raises ChurnlabError (a user
     mistake raised in the kernel, exit 2) or :class:`RunFailed` (anything else, exit 1).
     """
+    # papermill (through nbformat and jsonschema) takes seconds to import: only a command
+    # that runs a notebook pays for it, not `churnlab features`
+    import papermill
+    from papermill.engines import papermill_engines
+    from papermill.exceptions import PapermillExecutionError
+
+    from churnlab.runs.engine import ChurnlabEngine
+
     papermill_engines.register("churnlab", ChurnlabEngine)  # also without the entry point
     try:
         papermill.execute_notebook(
