@@ -63,6 +63,10 @@ def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
 #: table churnlab wrote: ``churnlab features --force`` replaces nothing else
 MARKER_KEY = "churnlab"
 
+#: rows per row group of a written feature table (DuckDB's default): a reader of some
+#: snapshots reads only their groups
+GROUP_ROWS = 122_880
+
 #: the engines that compute features: DuckDB here, Spark through churnlab.features.spark
 ENGINES = ("duckdb", "spark")
 
@@ -233,10 +237,11 @@ def write_feature_table(
     """Write the feature table :func:`build_feature_table` would make to ``out`` as Parquet.
 
     Nothing passes through pandas: DuckDB (or Spark, ``engine='spark'``) computes every
-    family and writes the result, sorted by snapshot then customer, with the columns
-    ``customer_id, snapshot, churned`` (and the time to churn, :func:`key_columns`), the features (numbers as DOUBLE, categories as
-    text, missing values as nulls). DuckDB writes one file; Spark writes a folder of part
-    files, as Spark does. Returns ``out``.
+    family; DuckDB's results are lined up as Arrow columns and written by pyarrow (Spark
+    writes its own), sorted by snapshot then customer, with the columns
+    ``customer_id, snapshot, churned`` (and the time to churn, :func:`key_columns`), the
+    features (numbers as DOUBLE, categories as text, missing values as nulls). DuckDB's run
+    writes one file; Spark writes a folder of part files, as Spark does. Returns ``out``.
     """
     _check_engine(engine)
     out = Path(out)
@@ -250,41 +255,53 @@ def write_feature_table(
     with stage("features: population and labels"), engine_limits(POPULATION, features=True):
         con = open_engine(dataset, months, definition)
     try:
-        cols = "".join(f", {quote(c)}" for c in feature_columns(plan))
-        keys = ", ".join(key_columns(definition))
-        joins = "".join(f" LEFT JOIN fam{i} USING (rid)" for i in range(len(plan)))
-        marker = f"KV_METADATA {{{MARKER_KEY}: 'feature table'}}"
+        keys = key_columns(definition)
+        features = feature_columns(plan)
         out.parent.mkdir(parents=True, exist_ok=True)
         with slices(con, dataset, plan, schema) as parts:
             for part, part_schema in parts:
-                for i, (family, features) in enumerate(plan):
+                # one slice: the keys and features to ``out``; several: rid and features to
+                # a file per slice, joined to the keys below
+                head = ["rid", *keys] if parts.folder is None else ["rid"]
+                columns = _columns_by_rid(con, f"SELECT {', '.join(head)} FROM pop")
+                for family, family_features in plan:
                     with (
                         stage(_stage_name(family, part, parts.count)),
                         engine_limits(_computing(family), features=True),
                     ):
-                        query = family_query(family, part_schema, features)
-                        con.execute(f"CREATE OR REPLACE TEMP TABLE fam{i} AS {query}")
+                        query = family_query(family, part_schema, family_features)
+                        columns |= _columns_by_rid(con, query)
+                named = [*head[1:], *features] if parts.folder is None else [*head, *features]
+                table = pa.table({name: columns.pop(name) for name in named})
                 if parts.folder is not None:
-                    # each slice's features to a file of its own, in rid order
-                    part_file = sql_literal(parts.folder / f"features{part}.parquet")
-                    with engine_limits("writing the feature table", features=True):
-                        con.execute(
-                            f"COPY (SELECT rid{cols} FROM pop{joins} ORDER BY rid) TO {part_file}"
-                        )
+                    pq.write_table(
+                        table, parts.folder / f"features{part}.parquet", row_group_size=GROUP_ROWS
+                    )
             with (
                 stage(f"features: writing {out}"),
                 engine_limits("writing the feature table", features=True),
             ):
                 if parts.folder is None:
-                    con.execute(
-                        f"COPY (SELECT {keys}{cols} FROM pop{joins} ORDER BY rid) TO "
-                        f"{sql_literal(out)} (FORMAT parquet, COMPRESSION zstd, {marker})"
-                    )
+                    table = table.cast(_published(table.schema))
+                    pq.write_table(table, out, compression="zstd", row_group_size=GROUP_ROWS)
                 else:
-                    _join_slices(con, parts.folder, keys, cols, out)
+                    cols = "".join(f", {quote(c)}" for c in features)
+                    _join_slices(con, parts.folder, ", ".join(keys), cols, out)
     finally:
         con.close()
     return out
+
+
+def _columns_by_rid(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, pa.ChunkedArray]:
+    """The columns of ``sql``'s result (which has ``rid``), its rows sorted by ``rid``.
+
+    A family's rows come back in any order; sorting each result by its row numbers lines the
+    families up without a join (a join of every family and a sort in the engine held the
+    whole table twice over).
+    """
+    result = con.sql(sql).arrow().read_all()
+    order = np.argsort(result.column("rid").to_numpy(), kind="stable")
+    return {name: result.column(name).take(order) for name in result.column_names}
 
 
 def _join_slices(
@@ -308,12 +325,23 @@ def _join_slices(
             f"TO {sql_literal(piece)} (FORMAT parquet)"
         )
         pieces.append(piece)
-    schema = pq.read_schema(pieces[0]).with_metadata({MARKER_KEY: "feature table"})
+    schema = _published(pq.read_schema(pieces[0]))
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for piece in pieces:
             for batch in pq.ParquetFile(piece).iter_batches():
-                writer.write_batch(batch)
+                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
             piece.unlink()
+
+
+#: the columns of a written feature table that are never missing (every other may be)
+NEVER_MISSING = ("customer_id", "snapshot")
+
+
+def _published(schema: pa.Schema) -> pa.Schema:
+    """The schema a feature table is written with: the same on every path and every input
+    (an engine's own nullability follows its statistics of the data), with the marker."""
+    fields = [f.with_nullable(f.name not in NEVER_MISSING) for f in schema]
+    return pa.schema(fields, metadata={MARKER_KEY: "feature table"})
 
 
 def _stage_name(family: Family, part: int, count: int) -> str:
