@@ -24,7 +24,7 @@ from churnlab.core.churn import ChurnDefinition
 from churnlab.core.engine import slice_customers
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.months import month_of, month_range
-from churnlab.features import build_feature_table
+from churnlab.features import build, build_feature_table
 from churnlab.features.build import write_feature_table
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -52,9 +52,15 @@ def test_demo_features_in_slices_equal_one_pass(demo, churn, monkeypatch, tmp_pa
     assert list((tmp_path / "tmp").glob("churnlab-slices-*")) == []
 
 
-def test_written_feature_table_in_slices_is_the_one_pass_file(demo, monkeypatch, tmp_path):
+@pytest.mark.parametrize("join_rows", [build.JOIN_ROWS, 9973])
+def test_written_feature_table_in_slices_is_the_one_pass_file(
+    demo, join_rows, monkeypatch, tmp_path
+):
+    """Also when the slices are joined a few rows at a time (ranges that end inside a
+    snapshot)."""
     one = write_feature_table(demo, tmp_path / "one.parquet")
     _sliced(monkeypatch, 700, tmp_path / "tmp")
+    monkeypatch.setattr(build, "JOIN_ROWS", join_rows)
     sliced = write_feature_table(demo, tmp_path / "sliced.parquet")
     a, b = pq.read_table(one), pq.read_table(sliced)
     assert b.schema == a.schema  # types and nullability too

@@ -20,17 +20,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from churnlab.contract.dataset import Dataset
 from churnlab.core.churn import CANCELLATION, DEFAULT_CHURN, ChurnDefinition
-from churnlab.core.engine import engine_limits, sql_literal
+from churnlab.core.engine import engine_limits
 from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
 from churnlab.features.registry import spec_of
 from churnlab.features.slices import slices
 from churnlab.features.snapshots import check_arguments, engine_columns, open_engine
-from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query, quote
+from churnlab.features.sql import FAMILIES, Family, Feature, Schema, family_query
 from churnlab.features.sql.profile import attribute_names
 from churnlab.features.table import EVENT_COL, TIME_COL, FeatureTable
 
@@ -62,6 +64,10 @@ def feature_plan(dataset: Dataset) -> list[tuple[Family, list[Feature]]]:
 #: the key of the Parquet metadata (or, for Spark's folder, the file) that marks a feature
 #: table churnlab wrote: ``churnlab features --force`` replaces nothing else
 MARKER_KEY = "churnlab"
+
+#: population rows the slices' files are joined into the feature table at a time (memory:
+#: this many rows of every feature, a few times over; benchmarks/RESULTS.md, "Session 24")
+JOIN_ROWS = 250_000
 
 #: rows per row group of a written feature table (DuckDB's default): a reader of some
 #: snapshots reads only their groups
@@ -115,7 +121,10 @@ def build_feature_table(
                 arrow = pq.read_table(out)
             return _feature_table(dataset, plan, arrow, months, definition)
     schema = dataset_schema(dataset)
-    with stage("features: population and labels"), engine_limits(POPULATION, features=True):
+    with (
+        stage("features: population and labels"),
+        engine_limits(POPULATION, features=True),
+    ):
         con = open_engine(dataset, months, definition)
     try:
         keys = _fetch_in_order(con, f"SELECT rid, {', '.join(key_columns(definition))} FROM pop")
@@ -252,7 +261,10 @@ def write_feature_table(
 
         return write_with_spark(dataset, out, months, definition, plan)
     schema = dataset_schema(dataset)
-    with stage("features: population and labels"), engine_limits(POPULATION, features=True):
+    with (
+        stage("features: population and labels"),
+        engine_limits(POPULATION, features=True),
+    ):
         con = open_engine(dataset, months, definition)
     try:
         keys = key_columns(definition)
@@ -275,7 +287,9 @@ def write_feature_table(
                 table = pa.table({name: columns.pop(name) for name in named})
                 if parts.folder is not None:
                     pq.write_table(
-                        table, parts.folder / f"features{part}.parquet", row_group_size=GROUP_ROWS
+                        table,
+                        parts.folder / f"features{part}.parquet",
+                        row_group_size=GROUP_ROWS,
                     )
             with (
                 stage(f"features: writing {out}"),
@@ -285,8 +299,7 @@ def write_feature_table(
                     table = table.cast(_published(table.schema))
                     pq.write_table(table, out, compression="zstd", row_group_size=GROUP_ROWS)
                 else:
-                    cols = "".join(f", {quote(c)}" for c in features)
-                    _join_slices(con, parts.folder, ", ".join(keys), cols, out)
+                    _join_slices(con, parts.folder, keys, features, out)
     finally:
         con.close()
     return out
@@ -305,32 +318,50 @@ def _columns_by_rid(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, pa.Ch
 
 
 def _join_slices(
-    con: duckdb.DuckDBPyConnection, folder: Path, keys: str, cols: str, out: Path
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    keys: list[str],
+    features: list[str],
+    out: Path,
 ) -> None:
     """The slices' feature files joined to the whole population (``pop_all``) into ``out``,
-    in rid order, one snapshot at a time: a snapshot's rows are a range of rid, so each step
-    sorts one snapshot's rows (a sort of everyone's would hold them all in memory at once)
-    and reads only the row groups of the slices' files that hold that range."""
-    ranges = con.execute(
-        "SELECT min(rid), max(rid) FROM pop_all GROUP BY sid ORDER BY sid"
-    ).fetchall()
-    files = sql_literal(folder / "features*.parquet")
-    pieces = []
-    for k, (lo, hi) in enumerate(ranges):
-        piece = folder / f"snapshot{k}.parquet"
-        within = f"WHERE rid BETWEEN {int(lo)} AND {int(hi)}"
-        con.execute(
-            f"COPY (SELECT {keys}{cols} FROM (SELECT * FROM pop_all {within}) "
-            f"LEFT JOIN (SELECT * FROM {files} {within}) USING (rid) ORDER BY rid) "
-            f"TO {sql_literal(piece)} (FORMAT parquet)"
-        )
-        pieces.append(piece)
-    schema = _published(pq.read_schema(pieces[0]))
-    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-        for piece in pieces:
-            for batch in pq.ParquetFile(piece).iter_batches():
-                writer.write_table(pa.Table.from_batches([batch]).cast(schema))
-            piece.unlink()
+    in rid order, :data:`JOIN_ROWS` rows at a time.
+
+    ``rid`` numbers the population 0..n-1 and every row's features are in exactly one slice's
+    file, sorted by rid: a range of rids is that range of the population's keys next to the
+    slices' rows of the range (their row groups' statistics let only those be read), sorted.
+    No engine join: one range at a time holds memory, whatever the population's size.
+    """
+    files = pads.dataset(sorted(folder.glob("features*.parquet")), format="parquet")
+    total = con.execute("SELECT count(*) FROM pop_all").fetchall()[0][0]
+    select = ", ".join(["rid", *keys])
+    writer = None
+    try:
+        for lo in range(0, max(total, 1), JOIN_ROWS):  # an empty population: one empty range
+            hi = min(lo + JOIN_ROWS, total)
+            head = _columns_by_rid(
+                con, f"SELECT {select} FROM pop_all WHERE rid >= {lo} AND rid < {hi}"
+            )
+            rows = files.to_table(
+                columns=["rid", *features],
+                filter=(pc.field("rid") >= lo) & (pc.field("rid") < hi),
+            )
+            rows = rows.take(np.argsort(rows.column("rid").to_numpy(), kind="stable"))
+            if not rows.column("rid").equals(head["rid"]):
+                raise ChurnlabError(
+                    f"churnlab's slices of the feature table do not cover rows {lo}..{hi - 1} of "
+                    "the population once each: a bug; please report it with the dataset's shape."
+                )
+            table = pa.table(
+                {name: head[name] for name in keys} | {f: rows.column(f) for f in features}
+            )
+            if writer is None:
+                schema = _published(table.schema)
+                writer = pq.ParquetWriter(out, schema, compression="zstd")
+            writer.write_table(table.cast(schema), row_group_size=GROUP_ROWS)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 #: the columns of a written feature table that are never missing (every other may be)
