@@ -282,7 +282,13 @@ def write_feature_table(
                         engine_limits(_computing(family), features=True),
                     ):
                         query = family_query(family, part_schema, family_features)
-                        columns |= _columns_by_rid(con, query)
+                        result = _columns_by_rid(con, query)
+                    if not result["rid"].equals(columns["rid"]):
+                        raise ChurnlabError(
+                            f"churnlab's {family.name} features do not have one row per "
+                            "population row: a bug; please report it with the dataset's shape."
+                        )
+                    columns |= result
                 named = [*head[1:], *features] if parts.folder is None else [*head, *features]
                 table = pa.table({name: columns.pop(name) for name in named})
                 if parts.folder is not None:
