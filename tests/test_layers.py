@@ -98,3 +98,17 @@ def test_the_public_example_runs_on_the_demo_data():
     assert result.metrics["backtest"]["snapshot"] == "2026-09"
     assert 0.5 < result.metrics["backtest"]["roc_auc"] <= 1
     assert len(result.scores) == result.metrics["scored_customers"]
+
+
+def test_the_features_command_loads_no_notebook_or_model_machinery():
+    """`churnlab features` imports churnlab.runs; papermill (seconds of imports through
+    nbformat and jsonschema) and XGBoost load only for a command that needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, churnlab.runs, churnlab.features.build\n"
+        "print(sorted(m for m in ('papermill', 'nbformat', 'xgboost') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -283,11 +283,7 @@ def write_feature_table(
                     ):
                         query = family_query(family, part_schema, family_features)
                         result = _columns_by_rid(con, query)
-                    if not result["rid"].equals(columns["rid"]):
-                        raise ChurnlabError(
-                            f"churnlab's {family.name} features do not have one row per "
-                            "population row: a bug; please report it with the dataset's shape."
-                        )
+                    _check_lined_up(result["rid"], columns["rid"], f"the {family.name} features")
                     columns |= result
                 named = [*head[1:], *features] if parts.folder is None else [*head, *features]
                 table = pa.table({name: columns.pop(name) for name in named})
@@ -353,11 +349,7 @@ def _join_slices(
                 filter=(pc.field("rid") >= lo) & (pc.field("rid") < hi),
             )
             rows = rows.take(np.argsort(rows.column("rid").to_numpy(), kind="stable"))
-            if not rows.column("rid").equals(head["rid"]):
-                raise ChurnlabError(
-                    f"churnlab's slices of the feature table do not cover rows {lo}..{hi - 1} of "
-                    "the population once each: a bug; please report it with the dataset's shape."
-                )
+            _check_lined_up(rows.column("rid"), head["rid"], f"the slices' rows {lo}..{hi - 1}")
             table = pa.table(
                 {name: head[name] for name in keys} | {f: rows.column(f) for f in features}
             )
@@ -368,6 +360,15 @@ def _join_slices(
     finally:
         if writer is not None:
             writer.close()
+
+
+def _check_lined_up(got: pa.ChunkedArray, population: pa.ChunkedArray, what: str) -> None:
+    """Stop unless ``got`` (row numbers in order) holds each population row once."""
+    if not got.equals(population):
+        raise ChurnlabError(
+            f"churnlab's {what} do not hold one row per population row: a bug in churnlab; "
+            "please report it with the dataset's shape (tables, rows, customers)."
+        )
 
 
 #: the columns of a written feature table that are never missing (every other may be)
