@@ -382,6 +382,33 @@ def test_engagement_lifetime_days_rows_and_sparse_snapshots():
     check(ft, "engagement_sessions_recent_vs_lifetime", {"A": want}, month="2025-04")
 
 
+def test_gaps_inside_a_month_across_its_halves_and_edges():
+    # the lifetime gaps come from each month's mask of active days (day 1 = bit 0): days at
+    # the month's edges and on both sides of its halves (bits 15 and 16: the 16th and 17th)
+    t = tables()
+    days = ["2025-01-01", "2025-01-16", "2025-01-17", "2025-01-31", "2025-02-03", "2025-03-16"]
+    t["usage"] = pd.DataFrame({"customer_id": ["A"] * len(days), "date": days, "sessions": 1.0})
+    ft = build_feature_table(dataset_from_frames(t), ["2025-03"])
+    # gaps 15, 1, 14, 3, 41: sum 74 (01-01 .. 03-16), sum of squares 225+1+196+9+1681 = 2112
+    check(ft, "engagement_lifetime_active_days", {"A": 6.0})
+    check(ft, "engagement_mean_gap_days", {"A": 74 / 5})
+    check(ft, "engagement_gap_sd_days", {"A": math.sqrt(2112 / 5 - (74 / 5) ** 2)})
+
+
+def test_mask_gaps_table_matches_the_gaps_of_every_half_mask():
+    from churnlab.features.sql.lifetime import HALF_BITS, mask_gaps_frame
+
+    table = mask_gaps_frame()
+    assert len(table) == 1 << HALF_BITS and table["h"].tolist() == list(range(1 << HALF_BITS))
+    for h in [0, 1, 2, 5, 0b1000000000000001, 0b0110100100000011, (1 << HALF_BITS) - 1]:
+        bits = [b for b in range(HALF_BITS) if h >> b & 1]
+        row = table.iloc[h]
+        assert row["inner2"] == sum((b - a) ** 2 for a, b in zip(bits, bits[1:])), h
+        assert (pd.isna(row["low"]), pd.isna(row["high"])) == (not bits, not bits)
+        if bits:
+            assert (row["low"], row["high"]) == (bits[0], bits[-1])
+
+
 def test_voice_of_customer_features(table):
     check(table, "voc_last_score", {"A": 5.0, "B": NAN, "C": 7.0})
     check(table, "voc_detractor", {"A": 1.0, "B": NAN, "C": 0.0})

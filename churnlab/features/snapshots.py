@@ -40,6 +40,7 @@ from churnlab.core.months import (
     parse_month,
     shift_month,
 )
+from churnlab.features.sql import LOOKUPS
 from churnlab.features.sql.core import MONTHS_SINCE, engine_names
 
 # the churn month k of a churn_date on or after the cutoff: cutoffs are month starts, so k - 1
@@ -189,6 +190,9 @@ def open_engine(
     con.execute("CREATE TEMP TABLE snaps AS SELECT * FROM snaps_frame")
     con.register("days_frame", calendar_frame(snaps))
     con.execute("CREATE TEMP TABLE days AS SELECT * FROM days_frame")
+    for name, frame in LOOKUPS.items():
+        con.register(f"{name}_frame", frame())
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
     con.execute(f"CREATE TEMP TABLE pop AS {population_sql(definition)}")
     return con
 

@@ -33,7 +33,7 @@ from churnlab.core.errors import ChurnlabError
 from churnlab.core.progress import stage
 from churnlab.features.portable import to_spark
 from churnlab.features.snapshots import calendar_frame, population_sql, snapshots_frame
-from churnlab.features.sql import Family, Feature, family_query, quote
+from churnlab.features.sql import LOOKUPS, Family, Feature, family_query, quote
 
 
 def spark_session():
@@ -85,6 +85,9 @@ def _stage_inputs(dataset: Dataset, months: Sequence[str], definition, folder: P
         con.register("days_frame", calendar_frame(snaps))
         sources = {name: f'SELECT * FROM "{name}"' for name in dataset.tables}
         sources |= {"snaps": "SELECT * FROM snaps_frame", "days": "SELECT * FROM days_frame"}
+        for name, frame in LOOKUPS.items():
+            con.register(f"{name}_frame", frame())
+            sources[name] = f"SELECT * FROM {name}_frame"
         for name, sql in sources.items():
             path = folder / f"{name}.parquet"
             con.execute(f"COPY ({sql}) TO {sql_literal(path)} (FORMAT parquet)")

@@ -8,21 +8,26 @@ is against their own typical gap, and their recent rate against their lifetime r
 to the customer's own rhythm keep their meaning as a cohort ages, where raw day counts move
 past anything the training snapshots saw (a tree cannot extrapolate them).
 
-Point in time without fan-out: each usage row gets the days since the customer's previous
-row (a gap belongs to the later day, so it is known exactly when the day that closes it is;
-further rows of the same day add a gap of 0), and usage is reduced once to one row per
-customer and calendar month (its distinct active days as bits of a mask); only those month
-rows get the customer's whole-number key, which the running totals sort by (joining every
-usage row to it took more time and memory than the key saved the gaps). Cutoffs are month starts,
-so every snapshot sees whole months: each population row becomes a probe in its customer's
-month sequence, and running totals (``ROWS ... CURRENT ROW`` over a unique order: DuckDB's
-``RANGE`` frames with an offset gave a different total now and then on the same data) add up
-what lies before the cutoff (the cutoff's own month is the future); the three months before
-it are the running total less the one three months earlier. Sums are exact (fixed point and
-integers), so the same data gives the same features on any thread count.
+Point in time without fan-out: usage is reduced once to one row per customer and calendar
+month, its distinct active days as bits of a mask (a month has at most 31 days). The gaps
+between active days come from the masks, not from a window over every usage row: a gap
+belongs to the later day (it is known when the day that closes it is), so a month holds the
+gaps inside it, read from a small lookup table of every 16-bit half of a mask
+(:func:`mask_gaps_frame`), and the gap from the customer's previous active month to its first
+day. Only the month rows get the customer's whole-number key, which the windows sort by.
+Cutoffs are month starts, so every snapshot sees whole months: each population row becomes a
+probe in its customer's month sequence, and running totals (``ROWS ... CURRENT ROW`` over a
+unique order: DuckDB's ``RANGE`` frames with an offset gave a different total now and then on
+the same data) add up what lies before the cutoff (the cutoff's own month is the future); the
+three months before it are the running total less the one three months earlier. Sums are
+exact (fixed point and integers), so the same data gives the same features on any thread
+count.
 """
 
 from __future__ import annotations
+
+import numpy as np
+import pandas as pd
 
 from churnlab.features.sql.core import (
     CUSTOMER_KEYS,
@@ -38,18 +43,46 @@ from churnlab.features.sql.engagement import SUM_TYPE, usage_metrics
 #: months in the "recent" window of the rate comparisons (cutoffs are month starts)
 RECENT_MONTHS = 3
 
+#: the lookup table of gaps inside a half of a month's mask of active days (mask_gaps_frame)
+MASK_GAPS = "mask_gaps"
+#: bits in a half of a mask: day-of-month bits 0..15 and 16..30
+HALF_BITS = 16
+
+
+def mask_gaps_frame() -> pd.DataFrame:
+    """For every ``h`` of :data:`HALF_BITS` bits: the sum of the squared gaps between its
+    consecutive set bits (``inner2``) and its lowest and highest set bit (``low``, ``high``;
+    missing when ``h`` is 0). A month's gaps inside its mask are those of its two halves
+    plus the one across them (module docstring)."""
+    h = np.arange(1 << HALF_BITS, dtype=np.int64)
+    inner2 = np.zeros(len(h), dtype=np.int64)
+    low = np.full(len(h), -1, dtype=np.int64)
+    last = np.full(len(h), -1, dtype=np.int64)
+    for bit in range(HALF_BITS):
+        on = (h >> bit) & 1 == 1
+        closes = on & (last >= 0)
+        inner2[closes] += (bit - last[closes]) ** 2
+        low[on & (low < 0)] = bit
+        last[on] = bit
+    return pd.DataFrame(
+        {
+            "h": h,
+            "inner2": inner2,
+            "low": pd.Series(low, dtype="Int64").mask(low < 0),
+            "high": pd.Series(last, dtype="Int64").mask(last < 0),
+        }
+    )
+
 
 def _lifetime_base(schema: Schema) -> str:
     metrics = usage_metrics(schema)
     # positional aliases (v0, v1, ...): a usage column may be called anything; fixed point
-    # with 38 digits: a lifetime total of any realistic column fits, and sums are exact. The
-    # gaps window carries each usage row's own values (it holds every row at once); they
-    # become fixed point only where the month sums them
-    row_values = "".join(
-        f", u.{column_sql(schema, 'usage', col)} AS v{i}" for i, col in enumerate(metrics)
-    )
+    # with 38 digits: a lifetime total of any realistic column fits, and sums are exact
     n = len(metrics)
-    month_sums = "".join(f", sum(CAST(v{i} AS {SUM_TYPE})) AS v{i}" for i in range(n))
+    month_sums = "".join(
+        f", sum(CAST(u.{column_sql(schema, 'usage', col)} AS {SUM_TYPE})) AS v{i}"
+        for i, col in enumerate(metrics)
+    )
     null_sums = "".join(f", NULL AS v{i}" for i in range(n))
     month_cols = "".join(f", v{i}" for i in range(n))
     month_picks = "".join(f", m.v{i}" for i in range(n))
@@ -65,30 +98,31 @@ def _lifetime_base(schema: Schema) -> str:
         f"NULL{null_sums}, NULL, NULL, NULL FROM pop p JOIN keys k ON k.customer_id = p.customer_id"
     )
     kept = "".join(f", q.v{i}, q.r{i}" for i in range(n))
-    day_bit = DAYS_SINCE.format(since="date_trunc('month', date)", until="date")
-    return f"""WITH {CUSTOMER_KEYS}, gaps AS (
-  -- every usage row before the last cutoff with the days since the customer's previous
-  -- row: a gap belongs to the later day (known when that day is); rows of one day have a
-  -- gap of 0 after the first, so summing squared gaps over rows sums them over active days
-  SELECT u.customer_id, u.date{row_values}, {
-        DAYS_SINCE.format(
-            since="lag(u.date) OVER (PARTITION BY u.customer_id ORDER BY u.date)",
-            until="u.date",
-        )
-    } AS gap
+    day_bit = DAYS_SINCE.format(since="date_trunc('month', u.date)", until="u.date")
+    # the gap from the previous active month's last day to this month's first
+    across = DAYS_SINCE.format(
+        since="lag(m.last_day) OVER (PARTITION BY k.ck ORDER BY m.mi)", until="m.first_day"
+    )
+    return f"""WITH {CUSTOMER_KEYS}, grouped AS (
+  -- one row per customer and calendar month before the last cutoff; its distinct active
+  -- days as bits of a mask (bit 0 the 1st), exact without a distinct aggregate
+  SELECT u.customer_id, 12 * year(u.date) + month(u.date) AS mi,
+    bit_or(CAST(1 AS BIGINT) << {day_bit}) AS mask{month_sums},
+    min(date_trunc('day', u.date)) AS first_day, max(date_trunc('day', u.date)) AS last_day
   FROM usage u
   WHERE u.date < (SELECT max(cutoff) FROM snaps)
+  GROUP BY u.customer_id, 12 * year(u.date) + month(u.date)
 ), months AS (
-  -- one row per customer and calendar month; its distinct active days as bits of a mask
-  -- (a month has at most 31 days), exact without a distinct aggregate
-  SELECT k.ck, m.mi, m.n{month_picks}, m.first_day, m.last_day, m.gap2
-  FROM (
-    SELECT customer_id, 12 * year(date) + month(date) AS mi,
-      bit_count(bit_or(CAST(1 AS BIGINT) << {day_bit})) AS n{month_sums},
-      min(date_trunc('day', date)) AS first_day, max(date_trunc('day', date)) AS last_day,
-      sum(CAST(gap AS BIGINT) * gap) AS gap2
-    FROM gaps GROUP BY customer_id, 12 * year(date) + month(date)
-  ) m JOIN keys k ON k.customer_id = m.customer_id
+  -- the month's squared gaps: inside each half of the mask, across the halves, and from
+  -- the customer's previous active month (none before the first)
+  SELECT k.ck, m.mi, bit_count(m.mask) AS n{month_picks}, m.first_day, m.last_day,
+    lo.inner2 + hi.inner2
+      + CASE WHEN lo.high IS NOT NULL AND hi.low IS NOT NULL
+          THEN ({HALF_BITS} + hi.low - lo.high) * ({HALF_BITS} + hi.low - lo.high) ELSE 0 END
+      + coalesce(CAST({across} AS BIGINT) * {across}, 0) AS gap2
+  FROM grouped m JOIN keys k ON k.customer_id = m.customer_id
+  JOIN {MASK_GAPS} lo ON lo.h = m.mask & {(1 << HALF_BITS) - 1}
+  JOIN {MASK_GAPS} hi ON hi.h = m.mask >> {HALF_BITS}
 ), probes AS (
   -- months (kind 1) and probes (kind 0) in one sequence per customer: each population row
   -- probes at its cutoff's month and {RECENT_MONTHS} months earlier; a probe sorts before the
