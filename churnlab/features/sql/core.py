@@ -21,7 +21,8 @@ functions, CASE and plain aggregates, so that sqlglot transpiles it to Spark SQL
 engines give the same values (:mod:`churnlab.features.portable` lists the constructs that do
 not translate faithfully, and a test rejects them): calendars come from the ``days`` table
 (every day from 90 days before the first cutoff to the last cutoff), never from
-``generate_series``; whole months between two instants are written with ``year``/``month``
+``generate_series``, and constant tables from ``LOOKUPS`` (:mod:`churnlab.features.sql`),
+which every engine is given next to ``days``; whole months between two instants are written with ``year``/``month``
 arithmetic (:data:`MONTHS_SINCE`), days between dates (:data:`DAYS_SINCE`); a division has no
 decimal operand (a decimal quotient is rounded differently): decimals are cast to DOUBLE;
 a median is of whole numbers, or the mean of the two middle values written out (engines
